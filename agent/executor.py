@@ -24,7 +24,7 @@ from tools.errors import ToolCallError
 from tools.registry import ToolOutput, ToolRegistry
 
 MAX_CALLS = 12  # calls of one plan that run; the rest is reported as skipped
-ID_ARGS = ("item_ids", "like", "dislike")  # arguments holding item references
+ID_ARGS = ("item_ids", "like", "dislike", "seen")  # arguments holding item references
 MENTIONED = "$mentioned"
 
 

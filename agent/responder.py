@@ -40,8 +40,10 @@ def template_reply(
     info: Sequence[dict[str, Any]] = (),
     clarify: str = "",
     unresolved: Sequence[str] = (),
+    note: str = "",
 ) -> str:
-    """The reply without an LLM (names only items in ``recs``)."""
+    """The reply without an LLM (names only items in ``recs``); ``note``: a line from the
+    planner (a relaxed criterion, a follow-up question) added after the list."""
     if clarify:
         return clarify
     lines = []
@@ -79,6 +81,8 @@ def template_reply(
     )
     tail = " — the cards below have the rest." if len(recs) > len(shown) else "."
     lines.append(head + " " + listing + tail)
+    if note:
+        lines.append(note)
     return " ".join(lines)
 
 

@@ -43,7 +43,9 @@ from agent.llm import backend_name, is_rules, make_chat_model
 from agent.prompts import PlanContext, build_messages, prompt_tokens, replan_messages
 from agent.reflection import Critique, is_info_plan, llm_critique, rule_critique
 from agent.responder import describe_request, named_outside, reply_messages, template_reply
-from agent.rules import CLARIFY, RulesPlanner
+from agent.rules import RulesPlanner
+from agent.understanding.acts import load_acts_model
+from agent.understanding.policy import Words, social_reply
 from agent.trace import Fallback, LLMCall, PlanAttempt, Reflection, ToolRecord, TurnTrace
 from agent.types import Recommendation, TurnEvent, TurnResult
 from agent.vocabulary import Vocabulary
@@ -72,6 +74,14 @@ REMEMBERED_PLANS = 10_000  # (request, plan) of recent turns, for learning demon
 SIGNALS = ("like", "dislike", "click", "not_interested")
 MAX_RATED_HIDDEN = 10_000  # a known user's rated items left out of recommendations
 MAX_LIMIT = 100  # most items one turn may recommend (the API validates the same range)
+
+
+def item_words(settings: Settings) -> Words:
+    noun = settings.item_noun.strip()
+    plural = (settings.item_noun_plural or "").strip() or (
+        noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else
+        noun + "es" if noun.endswith(("s", "x", "ch", "sh")) else noun + "s")
+    return Words(noun, plural)
 
 
 class AgentError(Exception):
@@ -138,12 +148,17 @@ class Agent:
     # ---- set-up ------------------------------------------------------------------------
     async def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
-            self._vocabulary = await asyncio.to_thread(Vocabulary.from_catalog, self.catalog)
+            self._vocabulary = await asyncio.to_thread(
+                Vocabulary.from_catalog, self.catalog, self.settings.language)
         return self._vocabulary
 
     async def rules(self) -> RulesPlanner:
         if self._rules is None:
-            self._rules = RulesPlanner(vocabulary=await self.vocabulary())
+            self._rules = RulesPlanner(
+                vocabulary=await self.vocabulary(),
+                acts_model=await asyncio.to_thread(load_acts_model),
+                words=item_words(self.settings),
+            )
         return self._rules
 
     async def llm(self) -> BaseChatModel:
@@ -278,9 +293,9 @@ class Agent:
 
     def _context(self, session: Session, user_id: str | None, count: int) -> PlanContext:
         if self._domain is None:
-            cats = set(self.catalog.categories())
-            self._domain = "movies" if {"Film-Noir", "Sci-Fi"} <= cats else "items"
+            self._domain = item_words(self.settings).plural
         last = session.last_recommendations
+        years = self.catalog.years(last[:10])
         titles = self.catalog.titles(
             list(dict.fromkeys(last + session.profile.liked[-10:] + session.profile.disliked[-10:]))
         )
@@ -293,7 +308,8 @@ class Agent:
         return PlanContext(
             domain=self._domain,
             last_recommendations=[
-                {"n": k, "id": i, "title": titles.get(i, i)} for k, i in enumerate(last[:10], 1)
+                {"n": k, "id": i, "title": titles.get(i, i), "year": years.get(i)}
+                for k, i in enumerate(last[:10], 1)
             ],
             liked=[{"id": i, "title": titles.get(i, i)} for i in session.profile.liked[-10:]],
             disliked=[{"id": i, "title": titles.get(i, i)} for i in session.profile.disliked[-10:]],
@@ -591,19 +607,27 @@ class Agent:
         ctx = best.ctx
         info_plan = is_info_plan(best.attempt.calls)
         info = []
+        why = []
         if info_plan:
             for out in best.execution.outputs:
                 if out.tool == "item_info":
                     info.extend(out.data.get("items", []))
+                elif out.tool == "explain" and out.text:
+                    why.append(out.text)
         seeds = [
             self.catalog.label(i) for i in ctx.bus.mentioned if i not in {r.item_id for r in recs}
         ]
         about = describe_request(ctx.notes.filters, [])
-        clarify = ""
+        clarify = note = ""
         if not best.attempt.calls:
-            clarify = best.content or CLARIFY
+            clarify = best.content or social_reply(bool(session.shown), item_words(self.settings))
+        elif is_rules(model):
+            note = best.content
+        if why and not clarify:
+            clarify = "Why I picked it — " + " ".join(why)
         template = template_reply(
-            recs, about=about, info=info, clarify=clarify, unresolved=ctx.notes.unresolved
+            recs, about=about, info=info, clarify=clarify, unresolved=ctx.notes.unresolved,
+            note=note,
         )
         reply = template
         t0 = time.perf_counter()
@@ -683,6 +707,7 @@ class Agent:
         profile = ctx.session.profile
         added_likes = [i for i in profile.liked if i not in session.profile.liked]
         added_dislikes = [i for i in profile.disliked if i not in session.profile.disliked]
+        added_seen = [i for i in profile.seen if i not in session.profile.seen]
         expectations = profile.expectations if ctx.notes.profile_changes else None
 
         def apply(s: Session) -> None:
@@ -694,6 +719,8 @@ class Agent:
                 s.profile.like(i)
             for i in added_dislikes:
                 s.profile.dislike(i)
+            for i in added_seen:
+                s.profile.saw(i)
             if expectations is not None:
                 s.profile.expectations = expectations.model_copy(deep=True)
             if s.user_id is None and owner is not None:

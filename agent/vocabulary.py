@@ -1,133 +1,77 @@
-"""What the offline planner knows about the catalog: category names (with everyday aliases),
-tags worth matching, the year range, and an index of normalised titles.
+"""What the offline planner knows about the catalog and the language: the catalog's own
+category names, tags, titles (with years) and year range, plus how ordinary a word is in
+everyday language.
 
-Built once per runtime from the :class:`tools.catalog.repository.Catalog`
-(:meth:`Vocabulary.from_catalog`), or directly from lists (tests, plug-ins). Titles are capped
-at :data:`MAX_TITLES` (most popular first) so a million-item catalog stays small in memory;
-a title outside the index still resolves through ``lookup_items``, only the span detection in
-the message falls back to cue words.
+Everything here comes from data: the catalog (:meth:`Vocabulary.from_catalog`, or lists for
+tests and plug-ins) and the word-frequency tables of the ``wordfreq`` package (how often a
+word appears in general text, on the Zipf scale: 7 = "the", 3 = rare). Nothing here lists
+phrasings. Titles are capped at :data:`MAX_TITLES` (most popular first) so a million-item
+catalog stays small in memory; a title outside the index still resolves through
+``lookup_items``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from tools.catalog.text import normalize_title
 
 MAX_TITLES = 200_000
 MAX_TITLE_WORDS = 16
-MIN_TAG_ITEMS = 4
 MAX_TAGS = 20_000  # every tag of a MovieLens-sized catalog (most used first)
-MAX_TAG_WORDS = 6  # "based on a true story" is five words
-
-# everyday words -> canonical category names (used only when that category exists)
-CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
-    "sci fi": ("Sci-Fi",),
-    "scifi": ("Sci-Fi",),
-    "science fiction": ("Sci-Fi",),
-    "sf": ("Sci-Fi",),
-    "comedy": ("Comedy",),
-    "comedies": ("Comedy",),
-    "funny": ("Comedy",),
-    "comedic": ("Comedy",),
-    "romcom": ("Romance", "Comedy"),
-    "rom com": ("Romance", "Comedy"),
-    "romantic comedy": ("Romance", "Comedy"),
-    "romantic comedies": ("Romance", "Comedy"),
-    "romantic": ("Romance",),
-    "romance": ("Romance",),
-    "love story": ("Romance",),
-    "horror": ("Horror",),
-    "scary": ("Horror",),
-    "horrors": ("Horror",),
-    "animated": ("Animation",),
-    "cartoon": ("Animation",),
-    "cartoons": ("Animation",),
-    "anime": ("Animation",),
-    "kids": ("Children",),
-    "children": ("Children",),
-    "childrens": ("Children",),
-    "family": ("Children",),
-    "for kids": ("Children",),
-    "documentary": ("Documentary",),
-    "documentaries": ("Documentary",),
-    "docs": ("Documentary",),
-    "thriller": ("Thriller",),
-    "thrillers": ("Thriller",),
-    "suspense": ("Thriller",),
-    "western": ("Western",),
-    "westerns": ("Western",),
-    "cowboy": ("Western",),
-    "war": ("War",),
-    "war movies": ("War",),
-    "war films": ("War",),
-    "musical": ("Musical",),
-    "musicals": ("Musical",),
-    "noir": ("Film-Noir",),
-    "film noir": ("Film-Noir",),
-    "crime": ("Crime",),
-    "gangster": ("Crime",),
-    "heist": ("Crime",),
-    "mystery": ("Mystery",),
-    "mysteries": ("Mystery",),
-    "whodunit": ("Mystery",),
-    "fantasy": ("Fantasy",),
-    "action": ("Action",),
-    "adventure": ("Adventure",),
-    "adventures": ("Adventure",),
-    "drama": ("Drama",),
-    "dramas": ("Drama",),
-    "imax": ("IMAX",),
-}
-
-# tags too vague (or personal) to be a condition
-TAG_STOPLIST = frozenset(
-    {
-        "in netflix queue",
-        "imdb top 250",
-        "funny",
-        "classic",
-        "dark",
-        "good",
-        "great",
-        "music",
-        "family",
-        "sequel",
-        "remake",
-        "boring",
-        "overrated",
-        "predictable",
-        "action",
-        "adventure",
-        "comedy",
-        "crime",
-        "drama",
-        "sci-fi",
-        "animation",
-        "anime",
-        "suspense",
-        "heist",
-        "romance",
-        "horror",
-        "violence",
-        "violent",
-        "movies",
-        "movie",
-        "film",
-        "films",
-        "seen more than once",
-        "stylized",
-        "cinematography",
-        "tense",
-    }
-)
+MAX_TAG_WORDS = 6
+# Zipf frequency at and above which a word is everyday language, not a name or a keyword
+EVERYDAY_ZIPF = 5.0
+# a phrase is specific when its words' rarity (7 - zipf, summed) reaches this
+SPECIFIC_RARITY = 3.0
 
 
 def norm(text: str) -> str:
     """Lower case, accents folded, punctuation -> spaces (the form phrases are compared in)."""
     return normalize_title(text) if text.strip() else ""
+
+
+@lru_cache(maxsize=65536)
+def zipf(word: str, language: str = "en") -> float:
+    """How common ``word`` is in general text (Zipf scale; 0 for unknown words)."""
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, language))
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """Function words (scikit-learn's English stop-word list)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def rarity(words: Iterable[str], language: str = "en") -> float:
+    """How specific a phrase is: the summed rarity (7 - Zipf) of its non-function words."""
+    return sum(max(0.0, 7.0 - zipf(w, language)) for w in words
+               if w not in stop_words() and not w.isdigit())
+
+
+def category_forms(name: str) -> set[str]:
+    """The normalised forms a category name is written in: as is, and its plural."""
+    key = norm(name)
+    if not key:
+        return set()
+    forms = {key, key.replace(" ", "")}
+    last = key.split()[-1]
+    head = key[: len(key) - len(last)]
+    if last.endswith("y") and len(last) > 2:
+        forms.add(head + last[:-1] + "ies")
+    elif last.endswith(("s", "x", "ch", "sh")):
+        forms.add(head + last + "es")
+    else:
+        forms.add(head + last + "s")
+    return forms
 
 
 @dataclass
@@ -137,39 +81,59 @@ class Vocabulary:
     titles: dict[str, str] = field(default_factory=dict)  # normalised title -> item id
     year_min: int | None = None
     year_max: int | None = None
+    # normalised title -> the years of the items with that title
+    title_years: dict[str, list[int]] = field(default_factory=dict)
+    # tag -> (items tagged, {category: of those}) for learned tag -> category associations
+    tag_categories: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
+    language: str = "en"
     category_phrases: dict[str, tuple[str, ...]] = field(init=False)
     tag_phrases: dict[str, str] = field(init=False)
+    tag_words: dict[str, list[str]] = field(init=False)  # word -> tags containing it
     max_phrase_words: int = field(init=False)
 
     def __post_init__(self) -> None:
-        by_norm = {norm(c): c for c in self.categories if norm(c)}
         phrases: dict[str, tuple[str, ...]] = {}
-        for key, canon in by_norm.items():
-            phrases[key] = (canon,)
-            phrases.setdefault(key + "s", (canon,))
-            if key.endswith("y"):
-                phrases.setdefault(key[:-1] + "ies", (canon,))
-        present = {c.casefold(): c for c in self.categories}
-        for alias, targets in CATEGORY_ALIASES.items():
-            found = tuple(present[t.casefold()] for t in targets if t.casefold() in present)
-            if found and alias not in phrases:
-                phrases[alias] = found
+        for name in self.categories:
+            for form in category_forms(name):
+                phrases.setdefault(form, (name,))
         self.category_phrases = phrases
         tags: dict[str, str] = {}
+        words: dict[str, list[str]] = {}
         for tag in self.tags:
             key = norm(tag)
-            if (
-                key
-                and key not in phrases
-                and tag.casefold() not in TAG_STOPLIST
-                and len(key) >= 4
-                and len(key.split()) <= MAX_TAG_WORDS
-            ):
-                tags.setdefault(key, tag)
+            if not key or key in phrases or len(key.split()) > MAX_TAG_WORDS:
+                continue
+            if not re.search(r"[a-z]", key) or all(w in stop_words() for w in key.split()):
+                continue
+            if tags.setdefault(key, tag) == tag:
+                for w in set(key.split()):
+                    if w not in stop_words() and len(w) >= 3:
+                        words.setdefault(w, []).append(tag)
         self.tag_phrases = tags
-        words = [len(p.split()) for p in list(phrases) + list(tags)] or [1]
-        self.max_phrase_words = max(words)
+        self.tag_words = words
+        lengths = [len(p.split()) for p in list(phrases) + list(tags)] or [1]
+        self.max_phrase_words = max(lengths)
 
+    # ---- what a word is --------------------------------------------------------------
+    def zipf(self, word: str) -> float:
+        return zipf(word, self.language)
+
+    def everyday(self, word: str) -> bool:
+        """A word of everyday language (or a function word), not a name or a keyword."""
+        return word in stop_words() or self.zipf(word) >= EVERYDAY_ZIPF
+
+    def specificity(self, words: Iterable[str]) -> float:
+        return rarity(words, self.language)
+
+    def categories_of_tag(self, tag: str, min_share: float = 0.8, min_items: int = 5
+                          ) -> list[str]:
+        """Categories nearly every item with ``tag`` is in (learned from the catalog)."""
+        n, counts = self.tag_categories.get(tag, (0, {}))
+        if n < min_items:
+            return []
+        return [c for c, k in sorted(counts.items(), key=lambda kv: -kv[1]) if k / n >= min_share]
+
+    # ---- construction ----------------------------------------------------------------
     @classmethod
     def from_lists(
         cls,
@@ -179,29 +143,29 @@ class Vocabulary:
         titles: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         year_min: int | None = None,
         year_max: int | None = None,
+        language: str = "en",
     ) -> Vocabulary:
         """``titles`` as (item_id, title) pairs or a {item_id: title} mapping, most popular
-        first (the first item wins a shared normalised title)."""
+        first (the first item wins a shared normalised title); a "(1995)" suffix is read as
+        the title's year."""
         pairs = titles.items() if isinstance(titles, Mapping) else titles
         index: dict[str, str] = {}
+        years: dict[str, list[int]] = {}
         for item_id, title in pairs:
             key = norm(title)
+            m = re.search(r"\((\d{4})\)\s*$", title)
+            if key and m:
+                years.setdefault(key, []).append(int(m.group(1)))
             if key and len(key.split()) <= MAX_TITLE_WORDS and key not in index:
                 index[key] = str(item_id)
             if len(index) >= MAX_TITLES:
                 break
-        return cls(
-            categories=list(categories),
-            tags=list(tags),
-            titles=index,
-            year_min=year_min,
-            year_max=year_max,
-        )
+        return cls(categories=list(categories), tags=list(tags), titles=index,
+                   year_min=year_min, year_max=year_max, title_years=years, language=language)
 
     @classmethod
-    def from_catalog(cls, catalog: Any) -> Vocabulary:
-        """From ``Catalog.vocabulary()`` (normalised title -> id, most popular first wins;
-        categories; frequent tags; year range). Blocking: call it in a thread."""
+    def from_catalog(cls, catalog: Any, language: str = "en") -> Vocabulary:
+        """From ``Catalog.vocabulary()``. Blocking: call it in a thread."""
         vocab = catalog.vocabulary(n_tags=MAX_TAGS)
         titles: dict[str, str] = {}
         for key, item_id in vocab.titles.items():
@@ -215,4 +179,7 @@ class Vocabulary:
             titles=titles,
             year_min=vocab.year_min,
             year_max=vocab.year_max,
+            title_years={k: v for k, v in vocab.title_years.items() if k in titles},
+            tag_categories=dict(vocab.tag_categories),
+            language=language,
         )

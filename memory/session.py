@@ -56,7 +56,12 @@ class Expectations(BaseModel):
 class SessionProfile(BaseModel):
     liked: list[str] = Field(default_factory=list)
     disliked: list[str] = Field(default_factory=list)
+    seen: list[str] = Field(default_factory=list)  # said to be seen already: not recommended
     expectations: Expectations = Field(default_factory=Expectations)
+
+    def saw(self, item_id: str) -> None:
+        if item_id not in self.seen:
+            self.seen.append(item_id)
 
     def like(self, item_id: str) -> None:
         if item_id in self.disliked:

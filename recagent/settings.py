@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     session_max_bytes: int = Field(default=65_536, ge=4096)
     rate_limit_per_minute: int = Field(default=120, ge=0)
     recommendations_per_turn: int = Field(default=10, ge=1, le=100)
+    # what the catalog holds, in the words replies use ("movie", "book", "product")
+    item_noun: str = Field(default="item", min_length=1, max_length=40)
+    item_noun_plural: str | None = Field(default=None, max_length=40)
+    # the language messages are read in (word frequencies of the offline planner)
+    language: str = Field(default="en", min_length=2, max_length=8)
     demonstrations_k: int = Field(default=3, ge=0, le=20)
     learn_demonstrations: bool = False
     log_level: str = "INFO"

@@ -64,9 +64,10 @@ class ToolContext:
 
     def hidden_ids(self) -> set[str]:
         """Items left out unless a call asks for them: disliked, already shown, or already
-        liked (someone asking for films like Heat has seen Heat)."""
+        liked or said to be seen (someone asking for things like X knows X)."""
         profile = self.session.profile
-        return set(profile.disliked) | set(self.session.shown) | set(profile.liked)
+        return (set(profile.disliked) | set(self.session.shown) | set(profile.liked)
+                | set(profile.seen))
 
     def titles(self, ids: list[str]) -> dict[str, str]:
         return self.catalog.titles(ids)

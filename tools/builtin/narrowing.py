@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from tools.builtin.common import bus_output, visible
 from tools.catalog.repository import ItemFilter, UnknownCategoryError
+from tools.context import ToolContext
 from tools.errors import ModelRetry
 from tools.registry import Ctx, ToolOutput, tool
 
@@ -83,23 +84,30 @@ def filter_items(
 @tool
 def search_text(
     ctx: Ctx,
-    query: Annotated[str, Field(min_length=1, max_length=500)],
+    query: Annotated[str, Field(min_length=1, max_length=500)] | None = None,
+    avoid: Annotated[str, Field(min_length=1, max_length=500)] | None = None,
     limit: Annotated[int, Field(ge=1, le=1000)] = 200,
     include_shown: bool = False,
 ) -> ToolOutput:
     """Rank candidates by text similarity to a description (plot, mood, tags).
 
-    Matching candidates first, best match first; at most limit are kept.
+    Matching candidates first, best match first; at most limit are kept. Candidates that
+    match avoid go last (a soft "not too ...": pushed down, not removed).
 
     Args:
         query: what the user described, e.g. "heist thriller, slow burn".
+        avoid: what the user wants less of, e.g. "gory, violent".
         limit: most candidates to keep.
         include_shown: keep items already shown or disliked.
     """
+    if query is None and avoid is None:
+        raise ModelRetry("give query (what to match) or avoid (what to push down), or both")
     index = ctx.models.text
     if index is None:
         return ToolOutput(text="text search is unavailable (no text index is loaded); "
                                "candidates unchanged")
+    if query is None:
+        return _push_down(ctx, index, avoid or "", include_shown, limit)
     if ctx.bus.ids is None:
         hidden = set() if include_shown else ctx.hidden_ids()
         hits = index.search(query, n=limit + len(hidden))
@@ -110,6 +118,8 @@ def search_text(
                               matched=0)
         ctx.bus.set("search_text", [h.item_id for h in hits], [h.score for h in hits],
                     detail=query)
+        if avoid:
+            return _push_down(ctx, index, avoid, include_shown, limit)
         return bus_output(ctx, f'text match "{query}"', matched=len(hits))
     # a soft condition on an existing set re-ranks it: matches first, the rest keep order
     within = visible(ctx, ctx.bus.ids, include_shown)
@@ -120,5 +130,22 @@ def search_text(
     ctx.bus.rank("search_text", ids, [score.get(i, 0.0) for i in ids], detail=query)
     if not hits:
         ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
+    if avoid:
+        return _push_down(ctx, index, avoid, include_shown, limit)
     return bus_output(ctx, f'text match "{query}": {len(hits)} of {len(within)} match',
                       matched=len(hits))
+
+
+def _push_down(ctx: ToolContext, index: Any, avoid: str, include_shown: bool,
+               limit: int) -> ToolOutput:
+    """Candidates matching ``avoid`` move to the end (order otherwise kept)."""
+    if ctx.bus.ids is None:
+        return bus_output(ctx, f'nothing to push down for "{avoid}" yet (no candidates)',
+                          pushed=0)
+    within = visible(ctx, ctx.bus.ids, include_shown)
+    bad = {h.item_id for h in index.search(avoid, n=len(within), within=within)}
+    ids = ([i for i in within if i not in bad] + [i for i in within if i in bad])[:limit]
+    n = len(ids)
+    ctx.bus.rank("search_text", ids, [float(n - k) for k in range(n)], detail=f"less {avoid}")
+    return bus_output(ctx, f'pushed down {len(bad)} of {len(within)} matching "{avoid}"',
+                      pushed=len(bad))

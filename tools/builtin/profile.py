@@ -39,6 +39,7 @@ def update_profile(
     ctx: Ctx,
     like: Ids | None = None,
     dislike: Ids | None = None,
+    seen: Ids | None = None,
     want_categories: list[str] | None = None,
     avoid_categories: list[str] | None = None,
     year_min: Year | None = None,
@@ -51,6 +52,7 @@ def update_profile(
     Args:
         like: item ids (or titles) the user likes.
         dislike: item ids (or titles) the user dislikes; never recommended again.
+        seen: item ids (or titles) the user has already seen; not recommended again.
         want_categories: categories the user wants.
         avoid_categories: categories the user wants to avoid.
         year_min: earliest year wanted.
@@ -67,8 +69,9 @@ def update_profile(
         raise ModelRetry(str(exc)) from None
     liked = _resolve(ctx, like or [])
     disliked = _resolve(ctx, dislike or [])
-    if not any((liked, disliked, wanted, avoided, year_min, year_max, popularity, note)):
-        raise ModelRetry("nothing to record: give at least one of like, dislike, "
+    already = _resolve(ctx, seen or [])
+    if not any((liked, disliked, already, wanted, avoided, year_min, year_max, popularity, note)):
+        raise ModelRetry("nothing to record: give at least one of like, dislike, seen, "
                          "want_categories, avoid_categories, year_min, year_max, popularity, note")
     profile = ctx.session.profile
     exp = profile.expectations
@@ -79,6 +82,9 @@ def update_profile(
     for i in disliked:
         profile.dislike(i)
         changes.append(f"dislikes {ctx.catalog.label(i)}")
+    for i in already:
+        profile.saw(i)
+        changes.append(f"has seen {ctx.catalog.label(i)}")
     for c in wanted:
         exp.want(c)
         changes.append(f"wants {c}")

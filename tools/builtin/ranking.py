@@ -54,6 +54,8 @@ def similar_items(
         include_shown: keep items already shown or disliked.
     """
     seeds = known_ids(ctx, item_ids) if item_ids else list(ctx.bus.mentioned)
+    if not seeds and ctx.notes.unresolved:
+        return ToolOutput(text="no seed item was found in the catalog; candidates unchanged")
     if not seeds:
         raise ModelRetry("no seed items: pass item_ids, or call lookup_items first")
     model = _model(ctx, None)

@@ -165,6 +165,10 @@ class Vocabulary:
     tags: list[str]
     year_min: int | None
     year_max: int | None
+    # tag -> (items tagged, {category: items tagged in that category}); see tag_categories()
+    tag_categories: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
+    category_sizes: dict[str, int] = field(default_factory=dict)
+    title_years: dict[str, list[int]] = field(default_factory=dict)  # normalized title -> years
 
 
 @dataclass
@@ -292,6 +296,16 @@ class Catalog:
                 out[i] = cols.titles[k]
         return out
 
+    def years(self, ids: Sequence[str]) -> dict[str, int]:
+        """The known years of ``ids``."""
+        cols = self.columns
+        out = {}
+        for i in ids:
+            row = cols.index.get(i)
+            if row is not None and not np.isnan(cols.year[row]):
+                out[i] = int(cols.year[row])
+        return out
+
     def label(self, item_id: str) -> str:
         """"Heat (1995)" -- title with year, for short summaries."""
         cols = self.columns
@@ -346,11 +360,39 @@ class Catalog:
         for k in cols.pop_order.tolist():  # most popular first wins a shared title
             titles.setdefault(cols.norms[k], str(cols.ids[k]))
         years = cols.year[~np.isnan(cols.year)]
+        title_years: dict[str, list[int]] = {}
+        for k, key in enumerate(cols.norms):
+            if not np.isnan(cols.year[k]):
+                title_years.setdefault(key, []).append(int(cols.year[k]))
+        tags = self.top_tags(n_tags)
+        sizes = np.asarray(cols.cats.sum(axis=0)).ravel()
         return Vocabulary(
-            titles=titles, categories=self.categories(), tags=self.top_tags(n_tags),
+            titles=titles, categories=self.categories(), tags=tags,
             year_min=int(years.min()) if years.size else None,
             year_max=int(years.max()) if years.size else None,
+            tag_categories=self.tag_categories(tags),
+            category_sizes={name: int(sizes[c]) for c, name in enumerate(cols.cat_names)},
+            title_years=title_years,
         )
+
+    def tag_categories(self, tags: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]:
+        """For each tag: how many items carry it, and how many of those are in each category
+        (what the offline planner learns word -> category associations from)."""
+        cols = self.columns
+        wanted = set(tags)
+        by_tag: dict[str, list[int]] = {}
+        stmt = select(Tag.name, ItemTag.item_id).join(ItemTag, ItemTag.tag_id == Tag.id)
+        with self.engine.connect() as conn:
+            for name, item_id in conn.execute(stmt):
+                row = cols.index.get(item_id)
+                if name in wanted and row is not None:
+                    by_tag.setdefault(name, []).append(row)
+        out: dict[str, tuple[int, dict[str, int]]] = {}
+        for name, rows in by_tag.items():
+            counts = np.asarray(cols.cats[np.asarray(rows)].sum(axis=0)).ravel()
+            out[name] = (len(rows), {cols.cat_names[c]: int(n) for c, n in enumerate(counts)
+                                     if n})
+        return out
 
     def get_items(self, ids: Sequence[str], *, n_tags: int = 5) -> dict[str, ItemView]:
         """Facts about ``ids`` (unknown ids are absent), in the order given. Recently read

@@ -1,0 +1,333 @@
+"""Grounding a message against the catalog: which spans are titles, categories, tags,
+years, references to the last list, and which free words carry content.
+
+Spans are matched against the catalog's own vocabulary (:class:`agent.vocabulary.Vocabulary`)
+with a *specificity test* for titles: a span that equals a title is read as one only when the
+evidence is strong enough for how ordinary its words are (word frequencies from general text):
+
+- a year right after it ("Heat (1995)", "Heat 1995") or quotes around it: always;
+- written with capitals, not just the first word of a sentence: when its words are not the
+  most everyday ones ("Toy Story", "Heat"; not "Her", "Up");
+- written in lower case: only when its words are rare enough together ("the matrix",
+  "hot fuzz"; not "better", "date night").
+
+A ``Title (Year)`` the catalog does not hold is still a title (lookup_items reports it). A
+run of unknown words close to a title is a typo of it. Function words, numbers and pronouns
+are never titles. Grammar, not phrasing, is all the code knows: numerals, the prepositions
+of time, and ordinal references to the last list (see :mod:`agent.understanding.grammar`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent.understanding import grammar
+from agent.vocabulary import MAX_TITLE_WORDS, Vocabulary, norm, stop_words
+from tools.catalog.text import fold_accents
+
+MentionKind = Literal["title", "category", "tag", "word"]
+Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "soft_avoid"]
+
+FUZZY_TITLE_SCORE = 88.0
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]", re.UNICODE)
+_YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
+
+
+@dataclass
+class Token:
+    text: str  # as typed
+    low: str  # folded, lower case, apostrophes dropped
+    start: int  # character offsets
+    end: int
+    sentence_start: bool
+
+    @property
+    def is_word(self) -> bool:
+        return self.low[:1].isalnum()
+
+    @property
+    def capital(self) -> bool:
+        return self.text[:1].isupper() or self.text[:1].isdigit()
+
+
+@dataclass
+class Mention:
+    kind: MentionKind
+    value: str  # title as typed (with its year when given), category, tag or word
+    start: int  # token span
+    end: int
+    strength: str = ""  # for titles: year / quotes / caps / rare / typo / format
+    item_id: str | None = None  # for catalog titles
+    stance: Stance = "neutral"
+
+
+@dataclass
+class Grounding:
+    text: str
+    tokens: list[Token]
+    mentions: list[Mention] = field(default_factory=list)
+    years: grammar.YearRange = field(default_factory=grammar.YearRange)
+    refs: list[int] = field(default_factory=list)  # positions in the last list (1-based, -1 last)
+    why: bool = False  # a "why" question
+    sentiment: float = 0.0  # of the whole message, mentions neutralised (see stance)
+
+    def of(self, kind: MentionKind) -> list[Mention]:
+        return [m for m in self.mentions if m.kind == kind]
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.mentions or self.years.given or self.refs)
+
+    def char_spans(self, kinds: tuple[MentionKind, ...] = ("title",)) -> list[tuple[int, int]]:
+        return [(self.tokens[m.start].start, self.tokens[m.end - 1].end)
+                for m in self.mentions if m.kind in kinds]
+
+
+def tokenize(text: str) -> list[Token]:
+    out: list[Token] = []
+    boundary = True
+    for m in _TOKEN.finditer(text):
+        raw = m.group(0)
+        low = fold_accents(raw).casefold().replace("'", "").replace("\u2019", "")
+        out.append(Token(raw, low, m.start(), m.end(), boundary and low[:1].isalnum()))
+        if low in (".", "!", "?", ";", ":") or raw == "\n":
+            boundary = True
+        elif low[:1].isalnum():
+            boundary = False
+    return out
+
+
+class Grounder:
+    """Finds the catalog's vocabulary in messages (one per vocabulary; stateless)."""
+
+    def __init__(self, vocab: Vocabulary, nouns: tuple[str, ...] = ()) -> None:
+        self.vocab = vocab
+        self.nouns = frozenset(n.casefold() for n in nouns)
+        self._title_first = {k.split()[0] for k in vocab.titles if k}
+
+    # ---- entry point -------------------------------------------------------------------
+    def ground(self, text: str) -> Grounding:
+        toks = tokenize(text)
+        g = Grounding(text, toks)
+        used = [False] * len(toks)
+        self._explicit_titles(g, used)
+        self._quoted_titles(g, used)
+        self._catalog_titles(g, used)
+        g.years = grammar.read_years(toks, used, self.vocab.year_max)
+        g.refs = grammar.read_refs(toks, used)
+        g.why = any(t.low == "why" for t in toks)
+        self._categories_and_tags(g, used)
+        self._typo_titles(g, used)
+        self._free_words(g, used)
+        g.mentions.sort(key=lambda m: m.start)
+        return g
+
+    # ---- titles --------------------------------------------------------------------------
+    def _add_title(self, g: Grounding, used: list[bool], start: int, end: int, strength: str,
+                   year: int | None = None, year_end: int | None = None) -> None:
+        typed = g.text[g.tokens[start].start:g.tokens[end - 1].end]
+        key = norm(typed)
+        item = self.vocab.titles.get(key)
+        value = f"{typed} ({year})" if year else typed
+        g.mentions.append(Mention("title", value, start, end, strength, item))
+        for i in range(start, year_end or end):
+            used[i] = True
+
+    def _title_key_at(self, toks: list[Token], start: int, end: int) -> str | None:
+        if not toks[start].is_word or not toks[end - 1].is_word:
+            return None
+        key = norm(" ".join(t.text for t in toks[start:end]))
+        return key if key in self.vocab.titles else None
+
+    def _explicit_titles(self, g: Grounding, used: list[bool]) -> None:
+        """``Title (1995)`` / ``Title 1995``: the longest span before the year that is a
+        catalog title of about that year, else the capitalised run before it."""
+        toks = g.tokens
+        for i, t in enumerate(toks):
+            if not _YEAR.fullmatch(t.low) or used[i]:
+                continue
+            in_brackets = i > 0 and toks[i - 1].low == "(" and i + 1 < len(toks) \
+                and toks[i + 1].low == ")"
+            end = i - 1 if in_brackets else i
+            year_end = i + 2 if in_brackets else i + 1
+            year = int(t.low)
+            best = None
+            for start in range(max(0, end - MAX_TITLE_WORDS), end):
+                if any(used[start:end]):
+                    continue
+                key = self._title_key_at(toks, start, end)
+                if key and any(abs(y - year) <= 1 for y in self.vocab.title_years.get(key, [])):
+                    best = start
+                    break
+            if best is not None:
+                self._add_title(g, used, best, end, "year", year, year_end)
+                continue
+            if not in_brackets:
+                continue  # a bare year after unknown words is a period, not a title
+            start = end
+            while start > 0 and not used[start - 1] and end - start < MAX_TITLE_WORDS:
+                prev = toks[start - 1]
+                if prev.is_word and (prev.capital or (
+                        prev.low in stop_words() and start - 1 > 0 and toks[start - 2].capital)):
+                    start -= 1
+                elif prev.low in (":", ",", "&", "-", "'", "!") and start - 1 > 0 \
+                        and toks[start - 2].capital:
+                    start -= 1
+                else:
+                    break
+            while start < end and (not toks[start].is_word or
+                                   (toks[start].low in stop_words() and not toks[start].capital)):
+                start += 1
+            if start < end:
+                self._add_title(g, used, start, end, "format", year, year_end)
+
+    def _quoted_titles(self, g: Grounding, used: list[bool]) -> None:
+        toks = g.tokens
+        quotes = [i for i, t in enumerate(toks) if t.text in ('"', "\u201c", "\u201d")]
+        for a, b in zip(quotes[::2], quotes[1::2], strict=False):
+            if b - a < 2 or any(used[a + 1:b]):
+                continue
+            key = self._title_key_at(toks, a + 1, b)
+            if key is None:
+                typed = norm(" ".join(t.text for t in toks[a + 1:b]))
+                key = self._fuzzy(typed)
+            if key is not None:
+                self._add_title(g, used, a + 1, b, "quotes")
+
+    def _catalog_titles(self, g: Grounding, used: list[bool]) -> None:
+        toks = g.tokens
+        i = 0
+        while i < len(toks):
+            if used[i] or not toks[i].is_word:
+                i += 1
+                continue
+            hit = None
+            for end in range(min(len(toks), i + MAX_TITLE_WORDS), i, -1):
+                if any(used[i:end]):
+                    continue
+                key = self._title_key_at(toks, i, end)
+                if key is not None and self._specific(toks, i, end, key):
+                    hit = end
+                    break
+            if hit is None:
+                i += 1
+                continue
+            self._add_title(g, used, i, hit, self._evidence(toks, i, hit))
+            i = hit
+
+    def _evidence(self, toks: list[Token], start: int, end: int) -> str:
+        content = [t for t in toks[start:end] if t.is_word and t.low not in stop_words()]
+        capital = bool(content) and all(t.capital for t in content)
+        mid_sentence = not toks[start].sentence_start or sum(t.is_word for t in
+                                                             toks[start:end]) >= 2
+        return "caps" if capital and mid_sentence else "rare"
+
+    def _specific(self, toks: list[Token], start: int, end: int, key: str) -> bool:
+        words = [t.low for t in toks[start:end] if t.is_word]
+        if all(w in stop_words() or w.isdigit() for w in words):
+            return False
+        spec = self.vocab.specificity(words)
+        if self._evidence(toks, start, end) == "caps":
+            return spec >= 1.0 or len(words) >= 3
+        if key in self.vocab.category_phrases or key in self.vocab.tag_phrases:
+            return False  # in lower case a category or tag is read as one, not as a title
+        if start > 0 and _valence(toks[start - 1].low) >= 1.0:
+            return spec >= 1.5  # framed by a word of liking: "loved heat", "like heat"
+        return spec >= 3.5 or (len(words) == 1 and spec >= 2.5)
+
+    def _typo_titles(self, g: Grounding, used: list[bool]) -> None:
+        """Runs of words with an unknown word in them that are close to a catalog title."""
+        toks = g.tokens
+        for i, t in enumerate(toks):
+            if used[i] or not t.is_word or not t.low.isalpha() or len(t.low) < 4:
+                continue
+            if self.vocab.zipf(t.low) > 0 or t.low in self.vocab.tag_words:
+                continue
+            best: tuple[float, int, int] | None = None
+            for start in range(max(0, i - 3), i + 1):
+                for end in range(i + 1, min(len(toks), i + 4) + 1):
+                    if any(used[start:end]) or not all(x.is_word for x in toks[start:end]):
+                        continue
+                    typed = norm(" ".join(x.text for x in toks[start:end]))
+                    key = self._fuzzy(typed)
+                    if key is not None:
+                        score = _ratio(typed, key)
+                        if best is None or score > best[0]:
+                            best = (score, start, end)
+            if best is not None:
+                self._add_title(g, used, best[1], best[2], "typo")
+
+    def _fuzzy(self, typed: str) -> str | None:
+        if len(typed) < 4 or not self.vocab.titles:
+            return None
+        from rapidfuzz import fuzz, process
+
+        hit = process.extractOne(typed, self.vocab.titles.keys(), scorer=fuzz.ratio,
+                                 score_cutoff=FUZZY_TITLE_SCORE)
+        return str(hit[0]) if hit else None
+
+    # ---- categories, tags, free words ----------------------------------------------------
+    def _categories_and_tags(self, g: Grounding, used: list[bool]) -> None:
+        toks = g.tokens
+        vocab = self.vocab
+        i = 0
+        while i < len(toks):
+            if used[i] or not toks[i].is_word:
+                i += 1
+                continue
+            hit: tuple[MentionKind, str, int] | None = None
+            for n in range(min(vocab.max_phrase_words, len(toks) - i), 0, -1):
+                span = toks[i:i + n]
+                if any(used[i:i + n]) or not span[-1].is_word:
+                    continue
+                key = norm(" ".join(t.text for t in span))
+                if key in vocab.category_phrases:
+                    hit = ("category", key, n)
+                    break
+                if key in vocab.tag_phrases and (n > 1 or not vocab.everyday(key)):
+                    hit = ("tag", key, n)
+                    break
+            if hit is None:
+                i += 1
+                continue
+            kind, key, n = hit
+            if all(t.low in self.nouns for t in toks[i:i + n] if t.is_word):
+                i += n  # the catalog's own noun ("movies") says nothing about the items
+                continue
+            if kind == "category":
+                for name in vocab.category_phrases[key]:
+                    g.mentions.append(Mention("category", name, i, i + n))
+            else:
+                g.mentions.append(Mention("tag", vocab.tag_phrases[key], i, i + n))
+            for k in range(i, i + n):
+                used[k] = True
+            i += n
+
+    def _free_words(self, g: Grounding, used: list[bool]) -> None:
+        """Words no reading took that still say something about the items: a word of the
+        catalog's tags that is not everyday language, or a rare word (a name, a keyword)."""
+        for i, t in enumerate(g.tokens):
+            w = t.low
+            if used[i] or not w.isalpha() or len(w) < 3 or w in stop_words():
+                continue
+            if self.vocab.everyday(w) or grammar.is_grammar(w) or w in self.nouns:
+                continue
+            name = g.tokens[i].capital and not g.tokens[i].sentence_start
+            if w in self.vocab.tag_words or self.vocab.zipf(w) < 3.0 or name:
+                g.mentions.append(Mention("word", w, i, i + 1))
+                used[i] = True
+
+
+def _valence(word: str) -> float:
+    """How much a word expresses liking (VADER's valence lexicon; see stance)."""
+    from agent.understanding.stance import valence
+
+    return valence(word)
+
+
+def _ratio(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    return float(fuzz.ratio(a, b))

@@ -1,0 +1,181 @@
+"""Policy: from the read conversation to what the turn does, as the tool calls an LLM
+would send (or a short reply and no calls).
+
+- a greeting, thanks or goodbye that asks for nothing: a short friendly reply, no list;
+- a question about an item (the act model's INQ) that points at one: ``item_info``, or
+  ``explain`` for a "why";
+- everything else asks for items and gets them: hard conditions (categories, period) through
+  ``filter_items``, soft ones ordering the set (liked titles through ``similar_items``,
+  catalog tags and content words through ``search_text``), the user's taste otherwise
+  (``rank_for_user``); likes, dislikes and already-seen titles through ``update_profile``.
+  A vague request gets personal or popular picks plus one short question.
+- after a critique of an empty or short result (re-plan), the least important criterion is
+  relaxed, one per critique, and the reply says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.understanding.reader import Reading
+from agent.understanding.state import Request
+
+Call = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class Words:
+    """The catalog's words for what it holds (settings: ``RECAGENT_ITEM_NOUN``)."""
+
+    noun: str = "item"
+    plural: str = "items"
+
+
+@dataclass
+class Plan:
+    calls: list[Call] = field(default_factory=list)
+    text: str = ""  # the reply when there are no calls; a note shown with the list otherwise
+
+
+def social_reply(shown_before: bool, words: Words) -> str:
+    if shown_before:
+        return (f"Glad I could help! Come back any time you want more {words.plural} — "
+                "just tell me what you are in the mood for.")
+    return (f"Hi! I can help you find {words.plural}. Tell me what you like — a kind of "
+            f"{words.noun}, a period, or a title you enjoyed — and I will suggest some.")
+
+
+def vague_question(words: Words) -> str:
+    return (f"To narrow it down: is there a kind of {words.noun}, a period or a {words.noun} "
+            "you liked that I should go by?")
+
+
+def _ref_ids(refs: Sequence[int], last: Sequence[dict[str, Any]]) -> list[str]:
+    out = []
+    for n in refs:
+        k = len(last) - 1 if n == -1 else n - 1
+        if 0 <= k < len(last):
+            out.append(str(last[k].get("id")))
+    return list(dict.fromkeys(out))
+
+
+def relaxations(req: Request) -> list[tuple[str, str]]:
+    """What can be dropped, least important first: (kind, label)."""
+    out: list[tuple[str, str]] = []
+    for w in req.words + req.tags:
+        out.append(("text", w))
+    if len(req.wanted) > 1:
+        out.extend(("category", c) for c in req.wanted[:-1])
+    if req.year_min is not None or req.year_max is not None:
+        out.append(("years", _period(req.year_min, req.year_max)))
+    if req.wanted:
+        out.append(("category", req.wanted[-1]))
+    return out
+
+
+def _period(lo: int | None, hi: int | None) -> str:
+    if lo is not None and hi is not None:
+        return str(lo) if lo == hi else f"{lo}-{hi}"
+    if lo is not None:
+        return f"from {lo}"
+    return f"up to {hi}"
+
+
+def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[str],
+           words: Words, relax: int = 0) -> Plan:
+    last = context.get("last_recommendations") or []
+    plan = Plan()
+
+    def add(name: str, args: dict[str, Any]) -> None:
+        if name in tools:
+            plan.calls.append((name, args))
+
+    g = current.grounding
+    if current.social:
+        plan.text = social_reply(bool(last) or bool(context.get("shown_count")), words)
+        return plan
+
+    # ---- a question about an item ("why" about the list: explain it)
+    if g.why and last and (g.refs or not current.has_content):
+        ids = _ref_ids(g.refs or [1], last)
+        if ids and "explain" in tools:
+            add("explain", {"item_ids": ids[:5]})
+            return plan
+    if current.inquiry and (g.refs or g.of("title") or (last and not current.has_content)):
+        ids = _ref_ids(g.refs or ([1] if not g.of("title") else []), last)
+        names = [m.value for m in g.of("title") if m.item_id is None]
+        ids += [m.item_id for m in g.of("title") if m.item_id is not None]
+        if names:
+            add("lookup_items", {"names": names[:10]})
+        target = list(dict.fromkeys(ids + names))[:10]
+        if target:
+            if g.why and "explain" in tools:
+                add("explain", {"item_ids": target[:5]})
+            else:
+                add("item_info", {"item_ids": target})
+        if plan.calls:
+            return plan
+
+    # ---- a request for items
+    if req.lookups:
+        add("lookup_items", {"names": req.lookups[:10]})
+    liked = list(dict.fromkeys(_ref_ids(req.liked_refs, last) + req.liked))[:20]
+    disliked = list(dict.fromkeys(_ref_ids(req.disliked_refs, last) + req.disliked))[:20]
+    seen = [s for s in req.seen if s not in liked and s not in disliked][:20]
+    profile: dict[str, Any] = {}
+    if liked:
+        profile["like"] = liked
+    if disliked:
+        profile["dislike"] = disliked
+    if seen:
+        profile["seen"] = seen
+    if profile:
+        add("update_profile", profile)
+
+    dropped: list[tuple[str, str]] = relaxations(req)[:relax]
+    drop_text = {label for kind, label in dropped if kind == "text"}
+    drop_cats = {label for kind, label in dropped if kind == "category"}
+    drop_years = any(kind == "years" for kind, _ in dropped)
+
+    filt: dict[str, Any] = {}
+    wanted = [c for c in req.wanted if c not in drop_cats]
+    if wanted:
+        filt["categories_all"] = wanted
+    if req.avoided:
+        filt["categories_none"] = req.avoided
+    if not drop_years:
+        if req.year_min is not None:
+            filt["year_min"] = req.year_min
+        if req.year_max is not None:
+            filt["year_max"] = req.year_max
+    if filt:
+        add("filter_items", filt)
+
+    seeds = list(dict.fromkeys(_ref_ids(req.refs, last) + _ref_ids(req.liked_refs, last)
+                               + req.seeds))
+    seeds = [s for s in seeds if s not in disliked][-20:]
+    query = " ".join(w for w in dict.fromkeys(req.tags + req.words) if w not in drop_text)
+    soft = False
+    if seeds:
+        add("similar_items", {"item_ids": seeds})
+        soft = True
+    elif req.lookups:
+        add("similar_items", {})  # the items lookup_items finds
+        soft = True
+    if query:
+        add("search_text", {"query": query[:500]})
+        soft = True
+    if not soft:
+        add("rank_for_user", {})
+    if req.soft_avoid:
+        add("search_text", {"avoid": " ".join(req.soft_avoid)[:500]})
+    notes = []
+    if dropped:
+        notes.append("Nothing matched everything, so I left out "
+                     + ", ".join(f'"{label}"' for _, label in dropped) + ".")
+    if not req.has_conditions and not profile:
+        notes.append(vague_question(words))
+    plan.text = " ".join(notes)
+    return plan

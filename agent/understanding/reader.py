@@ -1,0 +1,61 @@
+"""One message read: its dialogue acts, its grounded mentions and their stances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.understanding.acts import Acts, ActsModel
+from agent.understanding.features import mask
+from agent.understanding.grounding import Grounder, Grounding, Mention
+from agent.understanding.stance import assign
+from agent.vocabulary import Vocabulary
+
+
+@dataclass
+class Reading:
+    text: str
+    acts: Acts
+    grounding: Grounding
+
+    def titles(self, *stances: str) -> list[Mention]:
+        return [m for m in self.grounding.of("title") if not stances or m.stance in stances]
+
+    @property
+    def has_content(self) -> bool:
+        return self.grounding.has_content
+
+    @property
+    def social(self) -> bool:
+        """Greets, thanks, accepts or says goodbye, and asks for nothing."""
+        return not self.has_content and self.acts.social > self.acts.seeking
+
+    @property
+    def inquiry(self) -> bool:
+        """Asks about an item rather than for items."""
+        acts = self.acts
+        return acts.p("INQ") >= 0.5 and acts.p("INQ") >= acts.p("IQU", "CRI-A", "CRI-F", "CRI-C",
+                                                               "REF", "PRO")
+
+    @property
+    def new_request(self) -> bool:
+        return self.acts.p("IQU") >= 0.6
+
+
+class Reader:
+    """Reads messages against one catalog vocabulary with one dialogue-act model."""
+
+    def __init__(self, vocab: Vocabulary, acts_model: ActsModel | None,
+                 nouns: tuple[str, ...] = ()) -> None:
+        self.vocab = vocab
+        self.grounder = Grounder(vocab, nouns)
+        self.acts_model = acts_model
+        self.nouns = nouns
+
+    def read(self, text: str) -> Reading:
+        g = self.grounder.ground(text)
+        assign(g, self.acts_model, self.nouns)
+        if self.acts_model is not None:
+            acts = self.acts_model.predict(mask(text, g.char_spans(), self.nouns))
+        else:
+            acts = Acts({"IQU": 1.0})
+        return Reading(text, acts, g)

@@ -1,0 +1,116 @@
+"""Dialogue state: the request a conversation has built up, turn by turn.
+
+Criteria accumulate within a request and reset when the user starts a new one (a message
+the act model reads as an initial query, or the first request after an accepted or closed
+one). Only what the catalog grounded is carried to later turns: a title that did not
+resolve, or a free word, is used (and reported) in its own turn only. A restated period
+replaces the old one; "older"/"newer" is relative to the years of the last list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.understanding.reader import Reading
+
+MAX_SEEDS = 10
+
+
+@dataclass
+class Request:
+    wanted: list[str] = field(default_factory=list)  # categories, oldest first
+    avoided: list[str] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    tags: list[str] = field(default_factory=list)  # catalog tags wanted (soft)
+    soft_avoid: list[str] = field(default_factory=list)  # tags / words pushed down
+    seeds: list[str] = field(default_factory=list)  # item ids the request is "like"
+    # this turn only
+    words: list[str] = field(default_factory=list)
+    lookups: list[str] = field(default_factory=list)  # titles to resolve by name
+    liked: list[str] = field(default_factory=list)  # item ids or titles
+    disliked: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    refs: list[int] = field(default_factory=list)
+    liked_refs: list[int] = field(default_factory=list)
+    disliked_refs: list[int] = field(default_factory=list)
+    turns: int = 0  # messages that built this request
+
+    @property
+    def has_conditions(self) -> bool:
+        return bool(self.wanted or self.avoided or self.year_min is not None
+                    or self.year_max is not None or self.tags or self.seeds or self.words
+                    or self.lookups or self.refs or self.liked_refs)
+
+    def next_turn(self) -> Request:
+        """What carries over to the next message."""
+        return Request(list(self.wanted), list(self.avoided), self.year_min, self.year_max,
+                       list(self.tags), list(self.soft_avoid), list(self.seeds),
+                       turns=self.turns)
+
+
+def _add(items: list[str], new: Sequence[str]) -> None:
+    for x in new:
+        if x not in items:
+            items.append(x)
+
+
+def update(state: Request, reading: Reading, *, closed: bool = False,
+           last_years: Sequence[int] = ()) -> Request:
+    """The request after ``reading`` (``closed``: the previous request was accepted or
+    ended, so a message with criteria starts a new one)."""
+    g = reading.grounding
+    fresh = state.turns > 0 and reading.has_content and (closed or reading.new_request) and bool(
+        g.of("category") or g.of("tag") or g.years.given or reading.titles())
+    req = Request(avoided=list(state.avoided)) if fresh else state.next_turn()
+    if reading.social:
+        return req
+    req.turns += 1
+    cats = g.of("category")
+    wanted = [m.value for m in cats if m.stance != "avoided"]
+    avoided = [m.value for m in cats if m.stance == "avoided"]
+    _add(req.wanted, wanted)
+    _add(req.avoided, avoided)
+    req.wanted = [c for c in req.wanted if c not in avoided]
+    req.avoided = [c for c in req.avoided if c not in wanted]
+    years = g.years
+    if years.relative and last_years:
+        if years.relative == "older":
+            req.year_min, req.year_max = None, min(last_years) - 1
+        else:
+            req.year_min, req.year_max = max(last_years) + 1, None
+    elif years.year_min is not None or years.year_max is not None:
+        req.year_min, req.year_max = years.year_min, years.year_max
+    for m in g.of("tag") + g.of("word"):
+        if m.stance == "soft_avoid":
+            _add(req.soft_avoid, [m.value])
+        elif m.kind == "tag":
+            _add(req.tags, [m.value])
+        else:
+            _add(req.words, [m.value])
+    req.tags = [t for t in req.tags if t not in req.soft_avoid]
+    for m in reading.titles():
+        if m.item_id is None:
+            # not in the catalog's title index: looked up (and reported) in this turn only
+            _add(req.lookups, [m.value])
+            continue
+        if m.stance == "disliked":
+            _add(req.disliked, [m.item_id])
+            req.seeds = [s for s in req.seeds if s != m.item_id]
+            continue
+        if m.stance == "seen":
+            _add(req.seen, [m.item_id])
+            continue
+        if m.stance == "liked":
+            _add(req.liked, [m.item_id])
+        _add(req.seeds, [m.item_id])
+    req.seeds = req.seeds[-MAX_SEEDS:]
+    if g.refs:
+        if g.sentiment <= -0.05 or reading.acts.top == "REJ":
+            req.disliked_refs = list(g.refs)
+        elif g.sentiment >= 0.05 and not reading.acts.seeking > 0.5:
+            req.liked_refs = list(g.refs)
+        else:
+            req.refs = list(g.refs)
+    return req
