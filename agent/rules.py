@@ -27,7 +27,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from agent.prompts import read_context, read_critiques, user_messages
 from agent.tokens import usage_metadata
-from agent.understanding.acts import ActsModel
+from agent.understanding.acts import ActsModel, ActsModelError, load_acts_model
 from agent.understanding.policy import Plan, Words, decide
 from agent.understanding.reader import Reader, Reading
 from agent.understanding.state import Request, update
@@ -58,6 +58,11 @@ class RulesPlanner(BaseChatModel):
         if self._reader is None:
             nouns = tuple(dict.fromkeys(
                 [self.words.noun, self.words.plural, "item", "items"]))
+            if self.acts_model is None:
+                try:
+                    self.acts_model = load_acts_model()
+                except ActsModelError:  # reads without acts: every message asks for items
+                    self.acts_model = None
             self._reader = Reader(self.vocabulary, self.acts_model, nouns)
         return self._reader
 

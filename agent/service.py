@@ -599,7 +599,8 @@ class Agent:
         trace: TurnTrace,
         start: float,
     ) -> AsyncIterator[TurnEvent]:
-        recs = await self._recommendations(best)
+        # an answer about items (item_info, explain) carries its facts in the reply, not a list
+        recs = [] if is_info_plan(best.attempt.calls) else await self._recommendations(best)
         yield TurnEvent(
             type="recommendations",
             data={"session_id": session.id, "recommendations": [r.model_dump() for r in recs]},
@@ -707,7 +708,10 @@ class Agent:
         profile = ctx.session.profile
         added_likes = [i for i in profile.liked if i not in session.profile.liked]
         added_dislikes = [i for i in profile.disliked if i not in session.profile.disliked]
-        added_seen = [i for i in profile.seen if i not in session.profile.seen]
+        # items the user named this turn are never recommended back to them later either
+        named = [i for i in ctx.bus.mentioned if i not in profile.liked and i not in
+                 profile.disliked]
+        added_seen = [i for i in list(profile.seen) + named if i not in session.profile.seen]
         expectations = profile.expectations if ctx.notes.profile_changes else None
 
         def apply(s: Session) -> None:

@@ -726,6 +726,7 @@ async def _run(args: argparse.Namespace, dialogues: list[Dialogue]) -> dict[str,
         url = scratch_copy(root, scratch / "catalog.db")
         index = load_index(url)
         settings = load_settings(database_url=url, model_dir=root / "models", redis_url=None,
+                                 item_noun="movie",
                                  llm="rules", plugins="", learn_demonstrations=False)
         runtime = await build_runtime(settings)
         started = time.perf_counter()

@@ -64,10 +64,10 @@ class ToolContext:
 
     def hidden_ids(self) -> set[str]:
         """Items left out unless a call asks for them: disliked, already shown, or already
-        liked or said to be seen (someone asking for things like X knows X)."""
+        liked, said to be seen or named in this turn (someone asking for things like X knows X)."""
         profile = self.session.profile
         return (set(profile.disliked) | set(self.session.shown) | set(profile.liked)
-                | set(profile.seen))
+                | set(profile.seen) | set(self.bus.mentioned))
 
     def titles(self, ids: list[str]) -> dict[str, str]:
         return self.catalog.titles(ids)

@@ -30,7 +30,8 @@ from tools.catalog.text import fold_accents
 MentionKind = Literal["title", "category", "tag", "word"]
 Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "soft_avoid"]
 
-FUZZY_TITLE_SCORE = 88.0
+FUZZY_TITLE_SCORE = 80.0
+MIN_TAG_RARITY = 2.5  # a tag of everyday words ("good day") needs this much specificity
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]", re.UNICODE)
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
@@ -46,6 +47,11 @@ class Token:
     @property
     def is_word(self) -> bool:
         return self.low[:1].isalnum()
+
+    @property
+    def contraction(self) -> bool:
+        """ "I'll", "don't": grammar, never content."""
+        return "'" in self.text or "\u2019" in self.text
 
     @property
     def capital(self) -> bool:
@@ -126,9 +132,10 @@ class Grounder:
 
     # ---- titles --------------------------------------------------------------------------
     def _add_title(self, g: Grounding, used: list[bool], start: int, end: int, strength: str,
-                   year: int | None = None, year_end: int | None = None) -> None:
+                   year: int | None = None, year_end: int | None = None,
+                   key: str | None = None) -> None:
         typed = g.text[g.tokens[start].start:g.tokens[end - 1].end]
-        key = norm(typed)
+        key = key or norm(typed)
         item = self.vocab.titles.get(key)
         value = f"{typed} ({year})" if year else typed
         g.mentions.append(Mention("title", value, start, end, strength, item))
@@ -194,7 +201,7 @@ class Grounder:
                 typed = norm(" ".join(t.text for t in toks[a + 1:b]))
                 key = self._fuzzy(typed)
             if key is not None:
-                self._add_title(g, used, a + 1, b, "quotes")
+                self._add_title(g, used, a + 1, b, "quotes", key=key)
 
     def _catalog_titles(self, g: Grounding, used: list[bool]) -> None:
         toks = g.tokens
@@ -243,9 +250,9 @@ class Grounder:
         for i, t in enumerate(toks):
             if used[i] or not t.is_word or not t.low.isalpha() or len(t.low) < 4:
                 continue
-            if self.vocab.zipf(t.low) > 0 or t.low in self.vocab.tag_words:
+            if self.vocab.zipf(t.low) > 0 or t.low in self.vocab.tag_words or t.contraction:
                 continue
-            best: tuple[float, int, int] | None = None
+            best: tuple[float, int, int, str] | None = None
             for start in range(max(0, i - 3), i + 1):
                 for end in range(i + 1, min(len(toks), i + 4) + 1):
                     if any(used[start:end]) or not all(x.is_word for x in toks[start:end]):
@@ -255,9 +262,9 @@ class Grounder:
                     if key is not None:
                         score = _ratio(typed, key)
                         if best is None or score > best[0]:
-                            best = (score, start, end)
+                            best = (score, start, end, key)
             if best is not None:
-                self._add_title(g, used, best[1], best[2], "typo")
+                self._add_title(g, used, best[1], best[2], "typo", key=best[3])
 
     def _fuzzy(self, typed: str) -> str | None:
         if len(typed) < 4 or not self.vocab.titles:
@@ -286,7 +293,12 @@ class Grounder:
                 if key in vocab.category_phrases:
                     hit = ("category", key, n)
                     break
-                if key in vocab.tag_phrases and (n > 1 or not vocab.everyday(key)):
+                joined = key.replace(" ", "")
+                if n > 1 and joined in vocab.tag_phrases and joined not in stop_words():
+                    key = joined  # "super hero" is the catalog's "superhero"
+                if key in vocab.tag_phrases and (
+                        not vocab.everyday(key) if n == 1 else vocab.specificity(
+                            key.split()) >= MIN_TAG_RARITY):
                     hit = ("tag", key, n)
                     break
             if hit is None:
@@ -310,7 +322,7 @@ class Grounder:
         catalog's tags that is not everyday language, or a rare word (a name, a keyword)."""
         for i, t in enumerate(g.tokens):
             w = t.low
-            if used[i] or not w.isalpha() or len(w) < 3 or w in stop_words():
+            if used[i] or not w.isalpha() or len(w) < 3 or w in stop_words() or t.contraction:
                 continue
             if self.vocab.everyday(w) or grammar.is_grammar(w) or w in self.nouns:
                 continue

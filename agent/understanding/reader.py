@@ -26,8 +26,17 @@ class Reading:
 
     @property
     def social(self) -> bool:
-        """Greets, thanks, accepts or says goodbye, and asks for nothing."""
-        return not self.has_content and self.acts.social > self.acts.seeking
+        """Greets, thanks, accepts or says goodbye, and asks for nothing: the act model
+        says so, and nothing grounded in the message asks for items (a clearly social
+        message may still name things in passing: "Thanks, I'll watch Heat")."""
+        acts = self.acts
+        if acts.social <= acts.seeking or acts.seeking >= 0.5:
+            return False
+        g = self.grounding
+        if not self.has_content:
+            return True
+        asks = g.of("category") or g.years.given or g.refs
+        return not asks and acts.social - acts.seeking >= 0.3
 
     @property
     def inquiry(self) -> bool:
@@ -38,7 +47,11 @@ class Reading:
 
     @property
     def new_request(self) -> bool:
-        return self.acts.p("IQU") >= 0.6
+        """Opens a new request rather than refining the running one (the act model's
+        initial query, clearly above any critique or rejection)."""
+        acts = self.acts
+        return acts.p("IQU") >= 0.6 and acts.p("IQU") >= acts.p(
+            "CRI-A", "CRI-F", "CRI-C", "REF", "REJ", "ANS") + 0.2
 
 
 class Reader:

@@ -1,0 +1,232 @@
+"""The understanding pipeline, stage by stage: dialogue acts, grounding, stance, dialogue
+state, policy, and the rules planner composed of them (no catalog database needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from agent.rules import RulesPlanner
+from agent.understanding.acts import ActsModel, bundled_dir, load_acts_model, newest
+from agent.understanding.acts_training import mention_spans, read_examples, train
+from agent.understanding.grounding import Grounder
+from agent.understanding.policy import Words
+from agent.understanding.reader import Reader
+from agent.vocabulary import Vocabulary
+
+V = Vocabulary.from_lists(
+    categories=["Comedy", "Horror", "Drama", "Sci-Fi", "Romance", "Western", "Children",
+                "Animation", "Thriller"],
+    tags=["time travel", "twist ending", "superhero", "gory", "violent", "classic"],
+    titles=[("1", "The Matrix (1999)"), ("2", "Heat (1995)"), ("3", "Toy Story (1995)"),
+            ("4", "Up (2009)"), ("5", "Better Off Dead (1985)"), ("6", "Man (2010)"),
+            ("7", "Hot Fuzz (2007)"), ("8", "Ride Along (2014)"), ("9", "Her (2013)"),
+            ("10", "Halloween (2007)"), ("11", "Head Above Water (1996)"),
+            ("12", "Date Night (2010)"), ("13", "It (2017)")],
+    year_min=1900, year_max=2018,
+)
+ALL_TOOLS = {"lookup_items", "item_info", "filter_items", "search_text", "similar_items",
+             "rank_for_user", "rank_by_popularity", "explain", "update_profile"}
+
+
+@pytest.fixture(scope="module")
+def acts() -> ActsModel:
+    return load_acts_model()
+
+
+@pytest.fixture(scope="module")
+def reader(acts: ActsModel) -> Reader:
+    return Reader(V, acts, ("movie", "movies"))
+
+
+def titles(reader: Reader, text: str) -> list[tuple[str | None, str]]:
+    return [(m.item_id, m.stance) for m in reader.read(text).titles()]
+
+
+# ---- dialogue acts -------------------------------------------------------------------------
+
+
+def test_bundled_act_model_reports_held_back_metrics_and_attribution(acts: ActsModel) -> None:
+    held = acts.metadata["heldout"]
+    assert held["utterances"] >= 200 and held["top1_accuracy"] >= 0.65
+    assert held["seek_vs_social_accuracy"] >= 0.8
+    assert "IARD" in acts.metadata["attribution"] and "ReDial" in acts.metadata["attribution"]
+    folder = newest(bundled_dir())
+    assert folder is not None and not list(folder.glob("*.pkl"))
+
+
+@pytest.mark.parametrize("text", ["Hi how are you", "Thank you.", "Goodbye!",
+                                  "Thanks for the help, have a great night"])
+def test_greetings_and_thanks_are_social(acts: ActsModel, text: str) -> None:
+    a = acts.predict(text)
+    assert a.social > a.seeking, (text, a.labels(0.3))
+
+
+@pytest.mark.parametrize("text", ["Can you recommend a xnounx for tonight?",
+                                  "I am looking for something funny",
+                                  "what do you have for me"])
+def test_requests_are_seeking(acts: ActsModel, text: str) -> None:
+    a = acts.predict(text)
+    assert a.seeking > a.social, (text, a.labels(0.3))
+
+
+def test_training_rebuilds_the_shipped_model(tmp_path: Path, acts: ActsModel) -> None:
+    data = Path(__file__).resolve().parents[2] / "recagent/data/iard-partial/dialogues.json"
+    path, meta = train(data, tmp_path)
+    assert meta["heldout"] == acts.metadata["heldout"]  # seeded: same split, same model
+    rebuilt = ActsModel.load(path)
+    assert rebuilt.labels == acts.labels and rebuilt.vocabulary == acts.vocabulary
+
+
+def test_training_data_errors_name_the_file(tmp_path: Path) -> None:
+    from agent.understanding.acts_training import TrainingDataError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"not": "a list"}))
+    with pytest.raises(TrainingDataError, match="bad.json"):
+        read_examples(bad)
+
+
+def test_mention_spans_cover_title_and_year() -> None:
+    text = "I loved The Princess Diaries (2001) ! and Up (2009)"
+    got = [text[a:b] for a, b in mention_spans(text)]
+    assert got == ["The Princess Diaries (2001)", "Up (2009)"]
+
+
+# ---- grounding ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("I'd really like to see The Shape of Water (2017)", []),  # not in this catalog: unknown
+    ("I like Toy Story", ["3"]),
+    ("something like the matrix", ["1"]),  # lower case, rare words: a title
+    ("I loved heat", ["2"]),  # lower case but framed by a word of liking
+    ("Thanks man", []),
+    ("TV really is doing better! I want a comedy", []),
+    ("for 5 and 10 year olds", []),
+    ("I was up all night", []),  # an everyday word is not the title "Up"
+    ("We loved Up (2009) with the kids", ["4"]),
+    ("something for date night", []),
+    ("have you seen the matirx?", ["1"]),  # a typo of a title
+])
+def test_titles_need_evidence_for_how_ordinary_their_words_are(text: str, expected: list[str]
+                                                              ) -> None:
+    g = Grounder(V).ground(text)
+    assert [m.item_id for m in g.of("title") if m.item_id] == expected, g.mentions
+
+
+def test_unknown_title_with_a_year_is_still_a_title() -> None:
+    g = Grounder(V).ground("I'd really like to see The Shape of Water (2017)")
+    assert [(m.value, m.item_id) for m in g.of("title")] == [("The Shape of Water (2017)", None)]
+    assert not g.of("word")  # its words are not searched
+
+
+def test_categories_tags_and_periods() -> None:
+    g = Grounder(V).ground("90s sci fi comedies about time travel, not too gory")
+    assert [m.value for m in g.of("category")] == ["Sci-Fi", "Comedy"]
+    assert [m.value for m in g.of("tag")] == ["time travel", "gory"]
+    assert (g.years.year_min, g.years.year_max) == (1990, 1999)
+    around = Grounder(V).ground("a thriller from around 1994")
+    assert (around.years.year_min, around.years.year_max) == (1991, 1997)
+    assert Grounder(V).ground("a super hero flick").of("tag")[0].value == "superhero"
+
+
+# ---- stance --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("I'm going to pass on Ride Along (2014)", [("8", "disliked")]),
+    ("I like Hot Fuzz (2007)", [("7", "liked")]),
+    ("I do not really like the Halloween (2007) movies", [("10", "disliked")]),
+    ("I wasn't a big fan of Heat", [("2", "disliked")]),
+])
+def test_title_stance(reader: Reader, text: str, expected: list[tuple[str, str]]) -> None:
+    assert titles(reader, text) == expected
+
+
+def test_category_and_tag_stance(reader: Reader) -> None:
+    r = reader.read("comedies, no horror, and not too violent")
+    stance = {m.value: m.stance for m in r.grounding.mentions}
+    assert stance == {"Comedy": "wanted", "Horror": "avoided", "violent": "soft_avoid"}
+
+
+# ---- the planner: state and policy ------------------------------------------------------
+
+
+def plan(messages: list[str], context: dict[str, Any] | None = None,
+         critiques: int = 0) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    planner = RulesPlanner(vocabulary=V, words=Words("movie", "movies"))
+    msgs: list[Any] = [SystemMessage("context: " + json.dumps(context or {}))]
+    msgs += [HumanMessage(m) for m in messages]
+    msgs += [HumanMessage('critique: {"codes": ["empty"]}') for _ in range(critiques)]
+    p = planner.decide(msgs, ALL_TOOLS)
+    return p.calls, p.text
+
+
+def names(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [c[0] for c in calls]
+
+
+def test_greeting_gets_a_short_reply_and_no_list() -> None:
+    calls, text = plan(["Hi, how are you?"])
+    assert calls == [] and "movies" in text
+
+
+def test_goodbye_after_a_list_gets_no_new_list() -> None:
+    ctx = {"last_recommendations": [{"n": 1, "id": "2", "title": "Heat"}], "shown_count": 10}
+    calls, text = plan(["a thriller", "Thanks, I'll watch that one. Bye!"], ctx)
+    assert calls == [] and text
+
+
+def test_vague_request_gets_picks_and_one_question() -> None:
+    calls, text = plan(["Hi, can you help me find a movie?"])
+    assert names(calls) == ["rank_for_user"] and text.endswith("?")
+
+
+def test_criteria_accumulate_and_a_failed_lookup_is_not_carried() -> None:
+    calls, _ = plan(["90s comedies like The Shape of Water (2017)"])
+    assert ("lookup_items", {"names": ["The Shape of Water (2017)"]}) in calls
+    calls, _ = plan(["90s comedies like The Shape of Water (2017)", "no, a western as well"])
+    assert "lookup_items" not in names(calls)
+    filt = dict(calls)["filter_items"]
+    assert filt["categories_all"] == ["Comedy", "Western"]
+    assert (filt["year_min"], filt["year_max"]) == (1990, 1999)
+
+
+def test_named_titles_feed_the_profile_and_the_seeds() -> None:
+    calls, _ = plan(["I loved Heat (1995) but I hated Toy Story (1995)"])
+    d = dict(calls)
+    assert d["update_profile"] == {"like": ["2"], "dislike": ["3"]}
+    assert d["similar_items"] == {"item_ids": ["2"]}
+
+
+def test_soft_avoid_pushes_down() -> None:
+    calls, _ = plan(["a thriller, but not too gory"])
+    assert calls[-1] == ("search_text", {"avoid": "gory"})
+    assert dict(calls)["filter_items"] == {"categories_all": ["Thriller"]}
+
+
+def test_older_is_relative_to_the_last_list() -> None:
+    ctx = {"last_recommendations": [{"n": 1, "id": "2", "year": 1995},
+                                    {"n": 2, "id": "1", "year": 1999}]}
+    calls, _ = plan(["a thriller", "something older"], ctx)
+    assert dict(calls)["filter_items"] == {"categories_all": ["Thriller"], "year_max": 1994}
+
+
+def test_why_explains_and_questions_answer() -> None:
+    ctx = {"last_recommendations": [{"n": 1, "id": "2"}, {"n": 2, "id": "1"}]}
+    calls, _ = plan(["a thriller", "why did you pick the first one?"], ctx)
+    assert calls == [("explain", {"item_ids": ["2"]})]
+    calls, _ = plan(["a thriller", "what is the second one about?"], ctx)
+    assert calls == [("item_info", {"item_ids": ["1"]})]
+
+
+def test_empty_result_relaxes_the_least_important_criterion_and_says_so() -> None:
+    calls, text = plan(["90s horror westerns about time travel"], critiques=1)
+    assert "search_text" not in names(calls) and "time travel" in text
+    calls, text = plan(["90s horror westerns about time travel"], critiques=2)
+    assert dict(calls)["filter_items"]["categories_all"] == ["Western"] and "Horror" in text
