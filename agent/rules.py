@@ -56,13 +56,16 @@ class RulesPlanner(BaseChatModel):
     @property
     def reader(self) -> Reader:
         if self._reader is None:
-            nouns = tuple(dict.fromkeys(
-                [self.words.noun, self.words.plural, "item", "items"]))
             if self.acts_model is None:
                 try:
                     self.acts_model = load_acts_model()
                 except ActsModelError:  # reads without acts: every message asks for items
                     self.acts_model = None
+            # the catalog's nouns, and those the act model's dialogues used for their items
+            trained = (self.acts_model.metadata.get("params", {}).get("nouns", [])
+                       if self.acts_model is not None else [])
+            nouns = tuple(dict.fromkeys(
+                [self.words.noun, self.words.plural, "item", "items", *trained]))
             self._reader = Reader(self.vocabulary, self.acts_model, nouns)
         return self._reader
 

@@ -31,7 +31,8 @@ MentionKind = Literal["title", "category", "tag", "word"]
 Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "soft_avoid"]
 
 FUZZY_TITLE_SCORE = 80.0
-MIN_TAG_RARITY = 2.5  # a tag of everyday words ("good day") needs this much specificity
+MIN_TAG_RARITY = 2.0  # a tag of everyday words ("good day") needs this much specificity
+TAG_EVERYDAY_ZIPF = 5.5  # a one-word tag more common than this is not a keyword ("good")
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]", re.UNICODE)
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
@@ -203,8 +204,24 @@ class Grounder:
             if key is not None:
                 self._add_title(g, used, a + 1, b, "quotes", key=key)
 
+    def _phrases(self, toks: list[Token]) -> list[tuple[int, int]]:
+        """Spans of two or more words that are a catalog category or tag."""
+        out = []
+        vocab = self.vocab
+        for i in range(len(toks)):
+            for n in range(min(vocab.max_phrase_words, len(toks) - i), 1, -1):
+                span = toks[i:i + n]
+                if not all(t.is_word for t in span):
+                    continue
+                key = norm(" ".join(t.text for t in span))
+                if key in vocab.category_phrases or key in vocab.tag_phrases:
+                    out.append((i, i + n))
+                    break
+        return out
+
     def _catalog_titles(self, g: Grounding, used: list[bool]) -> None:
         toks = g.tokens
+        phrases = self._phrases(toks)
         i = 0
         while i < len(toks):
             if used[i] or not toks[i].is_word:
@@ -215,9 +232,13 @@ class Grounder:
                 if any(used[i:end]):
                     continue
                 key = self._title_key_at(toks, i, end)
-                if key is not None and self._specific(toks, i, end, key):
-                    hit = end
-                    break
+                if key is None or not self._specific(toks, i, end, key):
+                    continue
+                if self._evidence(toks, i, end) != "caps" and any(
+                        a < end and i < b and b - a > end - i for a, b in phrases):
+                    continue  # in lower case, part of a longer category or tag phrase
+                hit = end
+                break
             if hit is None:
                 i += 1
                 continue
@@ -225,7 +246,8 @@ class Grounder:
             i = hit
 
     def _evidence(self, toks: list[Token], start: int, end: int) -> str:
-        content = [t for t in toks[start:end] if t.is_word and t.low not in stop_words()]
+        content = [t for t in toks[start:end] if t.is_word and t.low not in stop_words()] or [
+            t for t in toks[start:end] if t.is_word]
         capital = bool(content) and all(t.capital for t in content)
         mid_sentence = not toks[start].sentence_start or sum(t.is_word for t in
                                                              toks[start:end]) >= 2
@@ -233,14 +255,17 @@ class Grounder:
 
     def _specific(self, toks: list[Token], start: int, end: int, key: str) -> bool:
         words = [t.low for t in toks[start:end] if t.is_word]
+        framed = start > 0 and _valence(toks[start - 1].low) >= 1.0
+        caps = self._evidence(toks, start, end) == "caps"
         if all(w in stop_words() or w.isdigit() for w in words):
-            return False
+            # "Up", "It", "Her": only written as a name right after a word of liking
+            return caps and framed and not any(w.isdigit() for w in words)
         spec = self.vocab.specificity(words)
-        if self._evidence(toks, start, end) == "caps":
-            return spec >= 1.0 or len(words) >= 3
+        if caps:
+            return spec >= 1.0 or len(words) >= 3 or framed
         if key in self.vocab.category_phrases or key in self.vocab.tag_phrases:
             return False  # in lower case a category or tag is read as one, not as a title
-        if start > 0 and _valence(toks[start - 1].low) >= 1.0:
+        if framed:
             return spec >= 1.5  # framed by a word of liking: "loved heat", "like heat"
         return spec >= 3.5 or (len(words) == 1 and spec >= 2.5)
 
@@ -297,7 +322,7 @@ class Grounder:
                 if n > 1 and joined in vocab.tag_phrases and joined not in stop_words():
                     key = joined  # "super hero" is the catalog's "superhero"
                 if key in vocab.tag_phrases and (
-                        not vocab.everyday(key) if n == 1 else vocab.specificity(
+                        vocab.zipf(key) < TAG_EVERYDAY_ZIPF if n == 1 else vocab.specificity(
                             key.split()) >= MIN_TAG_RARITY):
                     hit = ("tag", key, n)
                     break
