@@ -23,6 +23,7 @@ from agent.understanding.reader import Reading
 from agent.understanding.state import Request
 
 Call = tuple[str, dict[str, Any]]
+OPEN_TEXT_MATCHES = 100
 
 
 @dataclass
@@ -164,7 +165,11 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
     elif req.lookups:
         add("similar_items", {})  # the items lookup_items finds
         soft = True
-    if query:
+    if query and not soft and not filt:
+        # words alone on the whole catalog: the matches, ordered by the user's taste (or
+        # popularity) rather than by how often the word occurs in their text
+        add("search_text", {"query": query[:500], "limit": OPEN_TEXT_MATCHES})
+    elif query:
         add("search_text", {"query": query[:500]})
         soft = True
     if not soft:

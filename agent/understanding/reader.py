@@ -45,14 +45,6 @@ class Reading:
         return acts.p("INQ") >= 0.5 and acts.p("INQ") >= acts.p("IQU", "CRI-A", "CRI-F", "CRI-C",
                                                                "REF", "PRO")
 
-    @property
-    def new_request(self) -> bool:
-        """Opens a new request rather than refining the running one (the act model's
-        initial query, clearly above any critique or rejection)."""
-        acts = self.acts
-        return acts.p("IQU") >= 0.6 and acts.p("IQU") >= acts.p(
-            "CRI-A", "CRI-F", "CRI-C", "REF", "REJ", "ANS") + 0.2
-
 
 class Reader:
     """Reads messages against one catalog vocabulary with one dialogue-act model."""

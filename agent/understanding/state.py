@@ -1,8 +1,8 @@
 """Dialogue state: the request a conversation has built up, turn by turn.
 
-Criteria accumulate within a request and reset when the user starts a new one (a message
-the act model reads as an initial query, or the first request after an accepted or closed
-one). Only what the catalog grounded is carried to later turns: a title that did not
+Criteria accumulate within a request and reset when the user starts a new one after the
+last one was closed (accepted, thanked for). Within a request, conflicting criteria are not
+guessed away: when they leave nothing, the policy relaxes the oldest first. Only what the catalog grounded is carried to later turns: a title that did not
 resolve, or a free word, is used (and reported) in its own turn only. A restated period
 replaces the old one; "older"/"newer" is relative to the years of the last list.
 """
@@ -61,7 +61,7 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     """The request after ``reading`` (``closed``: the previous request was accepted or
     ended, so a message with criteria starts a new one)."""
     g = reading.grounding
-    fresh = state.turns > 0 and reading.has_content and (closed or reading.new_request) and bool(
+    fresh = state.turns > 0 and closed and bool(
         g.of("category") or g.of("tag") or g.years.given or reading.titles())
     req = Request(avoided=list(state.avoided)) if fresh else state.next_turn()
     if reading.social:
