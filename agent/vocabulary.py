@@ -57,6 +57,23 @@ def rarity(words: Iterable[str], language: str = "en") -> float:
                if w not in stop_words() and not w.isdigit())
 
 
+@lru_cache(maxsize=8)
+def _stemmer(language: str) -> Any:
+    """A Snowball stemmer for the language (``None`` where Snowball has none)."""
+    import snowballstemmer
+    from langcodes import Language
+
+    name = Language.get(language).display_name().casefold()
+    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+
+
+def stem(word: str, language: str = "en") -> str:
+    """The word's stem ("animated", "animation" -> "anim"); the word itself without a
+    stemmer for the language."""
+    stemmer = _stemmer(language)
+    return str(stemmer.stemWord(word)) if stemmer is not None else word
+
+
 def category_forms(name: str) -> set[str]:
     """The normalised forms a category name is written in: as is, and its plural."""
     key = norm(name)
@@ -87,6 +104,7 @@ class Vocabulary:
     tag_categories: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
     language: str = "en"
     category_phrases: dict[str, tuple[str, ...]] = field(init=False)
+    category_stems: dict[str, tuple[str, ...]] = field(init=False)
     tag_phrases: dict[str, str] = field(init=False)
     tag_words: dict[str, list[str]] = field(init=False)  # word -> tags containing it
     max_phrase_words: int = field(init=False)
@@ -97,6 +115,12 @@ class Vocabulary:
             for form in category_forms(name):
                 phrases.setdefault(form, (name,))
         self.category_phrases = phrases
+        # one-word categories by stem, for other forms of the word ("animated" -> Animation)
+        stems: dict[str, tuple[str, ...]] = {}
+        for key, names in phrases.items():
+            if " " not in key and len(key) >= 4:
+                stems.setdefault(stem(key, self.language), names)
+        self.category_stems = stems
         tags: dict[str, str] = {}
         words: dict[str, list[str]] = {}
         for tag in self.tags:

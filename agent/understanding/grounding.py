@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.understanding import grammar
-from agent.vocabulary import MAX_TITLE_WORDS, Vocabulary, norm, stop_words
+from agent.vocabulary import MAX_TITLE_WORDS, Vocabulary, norm, stem, stop_words
 from tools.catalog.text import fold_accents
 
 MentionKind = Literal["title", "category", "tag", "word"]
@@ -318,6 +318,9 @@ class Grounder:
                 if key in vocab.category_phrases:
                     hit = ("category", key, n)
                     break
+                if n == 1 and len(key) >= 4 and stem(key, vocab.language) in vocab.category_stems:
+                    hit = ("category", stem(key, vocab.language), n)
+                    break
                 joined = key.replace(" ", "")
                 if n > 1 and joined in vocab.tag_phrases and joined not in stop_words():
                     key = joined  # "super hero" is the catalog's "superhero"
@@ -334,7 +337,7 @@ class Grounder:
                 i += n  # the catalog's own noun ("movies") says nothing about the items
                 continue
             if kind == "category":
-                for name in vocab.category_phrases[key]:
+                for name in vocab.category_phrases.get(key) or vocab.category_stems[key]:
                     g.mentions.append(Mention("category", name, i, i + n))
             else:
                 g.mentions.append(Mention("tag", vocab.tag_phrases[key], i, i + n))

@@ -44,8 +44,8 @@ def social_reply(shown_before: bool, words: Words) -> str:
     if shown_before:
         return (f"Glad I could help! Come back any time you want more {words.plural} — "
                 "just tell me what you are in the mood for.")
-    return (f"Hi! I can help you find {words.plural}. Tell me what you like — a kind of "
-            f"{words.noun}, a period, or a title you enjoyed — and I will suggest some.")
+    return (f"Hi! I can help you find {words.plural}. What are you in the mood for — a kind "
+            f"of {words.noun}, a period, or a title you enjoyed?")
 
 
 def vague_question(words: Words) -> str:

@@ -61,15 +61,19 @@ def _clauses(g: Grounding) -> list[tuple[int, int]]:
     return out or [(0, len(g.tokens))]
 
 
-def _scope(g: Grounding, m: Mention) -> tuple[bool, bool]:
+def _scope(g: Grounding, m: Mention, done: dict[int, tuple[bool, bool]]
+           ) -> tuple[bool, bool]:
     """(negated, decreased): a negation / negative word or a "less"-like word shortly before
-    the mention, not across a comma or another mention."""
+    the mention, not across a comma; a mention joined to an earlier one by a function word
+    ("no horror or comedy") shares its scope."""
     negate, decrease, lexicon = _tables()
     negated = decreased = False
-    starts = {x.start for x in g.mentions if x is not m}
+    ends = {x.end: x.start for x in g.mentions if x is not m}
     for j in range(m.start - 1, max(-1, m.start - SCOPE - 1), -1):
         w = g.tokens[j].low
-        if not w[:1].isalnum() or j in starts:
+        if j + 1 in ends and ends[j + 1] in done:
+            return done[ends[j + 1]]
+        if not w[:1].isalnum() or j + 1 in ends:
             break
         if w in negate or lexicon.get(w, 0.0) <= -1.0:
             negated = True
@@ -81,6 +85,7 @@ def _scope(g: Grounding, m: Mention) -> tuple[bool, bool]:
 def assign(g: Grounding, acts_model: ActsModel | None, nouns: tuple[str, ...] = ()) -> None:
     """Set ``stance`` on every mention of ``g`` (in place)."""
     vader = _vader()
+    scopes: dict[int, tuple[bool, bool]] = {}
     if g.refs:
         whole = mask(g.text, g.char_spans()).replace(ITEM, "it")
         g.sentiment = float(vader.polarity_scores(whole)["compound"])
@@ -98,7 +103,8 @@ def assign(g: Grounding, acts_model: ActsModel | None, nouns: tuple[str, ...] = 
         compound = float(vader.polarity_scores(neutral)["compound"])
         acts = acts_model.predict(mask(clause, spans, nouns)) if acts_model else None
         for m in inside:
-            negated, decreased = _scope(g, m)
+            negated, decreased = _scope(g, m, scopes)
+            scopes[m.start] = (negated, decreased)
             if m.kind == "title":
                 rejects = acts is not None and acts.top == "REJ"
                 if compound <= NEGATIVE or negated and rejects:

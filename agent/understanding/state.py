@@ -109,7 +109,7 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     if g.refs:
         if g.sentiment <= -0.05 or reading.acts.top == "REJ":
             req.disliked_refs = list(g.refs)
-        elif g.sentiment >= 0.05 and not reading.acts.seeking > 0.5:
+        elif g.sentiment >= 0.05:
             req.liked_refs = list(g.refs)
         else:
             req.refs = list(g.refs)

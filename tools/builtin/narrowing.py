@@ -114,6 +114,8 @@ def search_text(
         hits = [h for h in hits if h.item_id not in hidden][:limit]
         if not hits:
             ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
+            if query not in ctx.notes.unresolved:
+                ctx.notes.unresolved.append(query)
             return bus_output(ctx, f'no item matches "{query}"; candidates unchanged',
                               matched=0)
         ctx.bus.set("search_text", [h.item_id for h in hits], [h.score for h in hits],
