@@ -44,10 +44,10 @@ from agent.prompts import PlanContext, build_messages, prompt_tokens, replan_mes
 from agent.reflection import Critique, is_info_plan, llm_critique, rule_critique
 from agent.responder import describe_request, named_outside, reply_messages, template_reply
 from agent.rules import RulesPlanner
-from agent.understanding.acts import load_acts_model
-from agent.understanding.policy import Words, social_reply
 from agent.trace import Fallback, LLMCall, PlanAttempt, Reflection, ToolRecord, TurnTrace
 from agent.types import Recommendation, TurnEvent, TurnResult
+from agent.understanding.acts import load_acts_model
+from agent.understanding.policy import Words, social_reply
 from agent.vocabulary import Vocabulary
 from memory.bus import CandidateBus
 from memory.session import (

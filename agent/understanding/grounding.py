@@ -177,11 +177,9 @@ class Grounder:
             start = end
             while start > 0 and not used[start - 1] and end - start < MAX_TITLE_WORDS:
                 prev = toks[start - 1]
-                if prev.is_word and (prev.capital or (
-                        prev.low in stop_words() and start - 1 > 0 and toks[start - 2].capital)):
-                    start -= 1
-                elif prev.low in (":", ",", "&", "-", "'", "!") and start - 1 > 0 \
-                        and toks[start - 2].capital:
+                before_capital = start - 1 > 0 and toks[start - 2].capital
+                glue = prev.low in stop_words() or prev.low in (":", ",", "&", "-", "'")
+                if prev.is_word and prev.capital or glue and before_capital:
                     start -= 1
                 else:
                     break

@@ -2,8 +2,9 @@
 
 Criteria accumulate within a request and reset when the user starts a new one after the
 last one was closed (accepted, thanked for). Within a request, conflicting criteria are not
-guessed away: when they leave nothing, the policy relaxes the oldest first. Only what the catalog grounded is carried to later turns: a title that did not
-resolve, or a free word, is used (and reported) in its own turn only. A restated period
+guessed away: when they leave nothing, the policy relaxes the oldest first. Only what the
+catalog grounded is carried to later turns: a title that did not resolve, or a free word, is
+used (and reported) in its own turn only. A restated period
 replaces the old one; "older"/"newer" is relative to the years of the last list.
 """
 

@@ -78,7 +78,7 @@ def test_chat_stream_cards_like_and_follow_up(browser: Any, widget_server: LiveS
     session_id = page.evaluate(
         "ep => sessionStorage.getItem('recagent-session:' + ep)", widget_server.url)
     session = httpx.get(f"{widget_server.url}/v1/sessions/{session_id}").json()
-    assert session["profile"]["liked"] == [liked_id]
+    assert session["profile"]["liked"][-1] == liked_id  # the click is recorded last
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 2
 
     page.screenshot(path=str(ARTIFACTS / "widget.png"))
