@@ -22,7 +22,7 @@ from tools.catalog.text import normalize_title
 
 MAX_TITLES = 200_000
 MAX_TITLE_WORDS = 16
-MAX_TAGS = 20_000  # every tag of a MovieLens-sized catalog (most used first)
+MAX_TAGS = 20_000  # every tag of a catalog with ~10k items (most used first)
 MAX_TAG_WORDS = 6
 # Zipf frequency at and above which a word is everyday language, not a name or a keyword
 EVERYDAY_ZIPF = 5.0

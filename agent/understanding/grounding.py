@@ -332,7 +332,7 @@ class Grounder:
                 continue
             kind, key, n = hit
             if all(t.low in self.nouns for t in toks[i:i + n] if t.is_word):
-                i += n  # the catalog's own noun ("movies") says nothing about the items
+                i += n  # the catalog's own noun ("books") says nothing about the items
                 continue
             if kind == "category":
                 for name in vocab.category_phrases.get(key) or vocab.category_stems[key]:

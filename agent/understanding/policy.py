@@ -43,8 +43,8 @@ class Plan:
 def social_reply(shown_before: bool, words: Words) -> str:
     if shown_before:
         return (f"Glad I could help! Come back any time you want more {words.plural} — "
-                "just tell me what you are in the mood for.")
-    return (f"Hi! I can help you find {words.plural}. What are you in the mood for — a kind "
+                "just tell me what you feel like.")
+    return (f"Hi! I can help you find {words.plural}. What would you like — a kind "
             f"of {words.noun}, a period, or a title you enjoyed?")
 
 

@@ -28,7 +28,7 @@ class Reading:
     def social(self) -> bool:
         """Greets, thanks, accepts or says goodbye, and asks for nothing: the act model
         says so, and nothing grounded in the message asks for items (a clearly social
-        message may still name things in passing: "Thanks, I'll watch Heat")."""
+        message may still name things in passing: "Thanks, I'll try Dune")."""
         acts = self.acts
         if acts.social <= acts.seeking or acts.seeking >= 0.5:
             return False

@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="IARD-format JSON (default: the bundled IARD subset)")
     p.add_argument("--out", type=Path, default=None,
                    help="artifact root (default: the package's agent/understanding/models)")
-    p.add_argument("--nouns", default="movie,movies,film,films",
-                   help="the data's item nouns, masked like a catalog's (comma list)")
+    p.add_argument("--nouns", default=None,
+                   help="the data's item nouns, masked like a catalog's (comma list; default: "
+                        "item_nouns of a dataset.json beside the dialogues)")
     p.add_argument("--heldout", type=float, default=0.2,
                    help="share of conversations held back for the reported metrics")
     p.add_argument("--seed", type=int, default=42)
@@ -38,7 +39,14 @@ def _train_acts(args: argparse.Namespace) -> int:
     if not 0.0 < args.heldout < 1.0:
         raise CliError("--heldout must be between 0 and 1")
     data = args.dialogues or _bundled_dialogues()
-    nouns = [n.strip() for n in args.nouns.split(",") if n.strip()]
+    if args.nouns is not None:
+        nouns = [n.strip() for n in args.nouns.split(",") if n.strip()]
+    else:
+        meta = data.parent / "dataset.json"
+        try:
+            nouns = list(json.loads(meta.read_text(encoding="utf-8")).get("item_nouns") or [])
+        except (OSError, ValueError):
+            nouns = []
     try:
         path, meta = train(data, args.out or bundled_dir(), nouns=nouns, heldout=args.heldout,
                            seed=args.seed)

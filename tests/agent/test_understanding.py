@@ -76,7 +76,7 @@ def test_requests_are_seeking(acts: ActsModel, text: str) -> None:
 
 def test_training_rebuilds_the_shipped_model(tmp_path: Path, acts: ActsModel) -> None:
     data = Path(__file__).resolve().parents[2] / "recagent/data/iard-partial/dialogues.json"
-    path, meta = train(data, tmp_path)
+    path, meta = train(data, tmp_path, nouns=acts.metadata["params"]["nouns"])
     assert meta["heldout"] == acts.metadata["heldout"]  # seeded: same split, same model
     rebuilt = ActsModel.load(path)
     assert rebuilt.labels == acts.labels and rebuilt.vocabulary == acts.vocabulary
@@ -230,3 +230,43 @@ def test_empty_result_relaxes_the_least_important_criterion_and_says_so() -> Non
     assert "search_text" not in names(calls) and "time travel" in text
     calls, text = plan(["90s horror westerns about time travel"], critiques=2)
     assert dict(calls)["filter_items"]["categories_all"] == ["Western"] and "Horror" in text
+
+
+# ---- knowledge comes from data -------------------------------------------------------------
+
+
+def _simulator_phrasings() -> list[str]:
+    import recagent.simulate as sim
+
+    out: list[str] = []
+    for name in ("OPEN_CATEGORY", "OPEN_DECADE", "REJECT", "NUDGE", "ACCEPT"):
+        out.extend(getattr(sim, name))
+    for templates in sim.REVEAL.values():
+        out.extend(templates)
+    return out
+
+
+def test_the_simulators_sentences_are_not_in_the_planner() -> None:
+    """No run of four words of a simulated user's templates appears in agent/ (the
+    planner must not learn the simulator's sentences)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "agent"
+    code = " ".join(re.findall(r"[a-z']+", " ".join(
+        p.read_text(encoding="utf-8").casefold() for p in root.rglob("*.py"))))
+    found = []
+    for sentence in _simulator_phrasings():
+        words = re.findall(r"[a-z']+", re.sub(r"\{\w+\}", " ", sentence.casefold()))
+        for k in range(len(words) - 3):
+            run = " ".join(words[k:k + 4])
+            if f" {run} " in f" {code} ":
+                found.append(run)
+    assert not found, found
+
+
+def test_the_planner_code_does_not_name_a_domain() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "agent" / "understanding"
+    text = " ".join(p.read_text(encoding="utf-8") for p in root.glob("*.py"))
+    assert not re.search(r"\b(movie|movies|film|films|movielens|genre)\b", text, re.I)
