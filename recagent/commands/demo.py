@@ -20,9 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import os
+
     from recagent.demo import prepare_demo
     from recagent.settings import load_settings
 
+    # the bundled catalog holds movies: replies say so unless configured otherwise
+    os.environ.setdefault("RECAGENT_ITEM_NOUN", "movie")
     settings = load_settings()
     result = prepare_demo(settings)
     if result.get("status") == "already prepared":
