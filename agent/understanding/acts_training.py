@@ -183,8 +183,9 @@ ATTRIBUTION = (
 )
 
 
-def train(data: Path, out_root: Path, *, nouns: Sequence[str], heldout: float = 0.2, seed: int = 42, c: float = 4.0, min_df: int = 2,
-          attribution: str = ATTRIBUTION) -> tuple[Path, dict[str, Any]]:
+def train(data: Path, out_root: Path, *, nouns: Sequence[str], heldout: float = 0.2,
+          seed: int = 42, c: float = 4.0, min_df: int = 2, attribution: str = ATTRIBUTION
+          ) -> tuple[Path, dict[str, Any]]:
     """Train, evaluate on the held-back conversations, write a new ``acts-*`` artifact."""
     examples = read_examples(data)
     train_part, held = split(examples, heldout, seed)

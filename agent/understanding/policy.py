@@ -65,8 +65,10 @@ def _ref_ids(refs: Sequence[int], last: Sequence[dict[str, Any]]) -> list[str]:
 def relaxations(req: Request) -> list[tuple[str, str]]:
     """What can be dropped, least important first: (kind, label)."""
     out: list[tuple[str, str]] = []
-    for w in req.words + req.tags:
+    for w in req.words:
         out.append(("text", w))
+    for t in req.tags:
+        out.append(("tag", t))
     if len(req.wanted) > 1:
         out.extend(("category", c) for c in req.wanted[:-1])
     if req.year_min is not None or req.year_max is not None:
@@ -137,6 +139,7 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
 
     dropped: list[tuple[str, str]] = relaxations(req)[:relax]
     drop_text = {label for kind, label in dropped if kind == "text"}
+    tags = [t for t in req.tags if ("tag", t) not in dropped]
     drop_cats = {label for kind, label in dropped if kind == "category"}
     drop_years = any(kind == "years" for kind, _ in dropped)
 
@@ -157,7 +160,9 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
     seeds = list(dict.fromkeys(_ref_ids(req.refs, last) + _ref_ids(req.liked_refs, last)
                                + req.seeds))
     seeds = [s for s in seeds if s not in disliked][-20:]
-    query = " ".join(w for w in dict.fromkeys(req.tags + req.words) if w not in drop_text)
+    # catalog tags order the set rather than filter it: on real dialogues a tag as a hard
+    # condition cut the accepted item more often than it found it (docs/understanding.md)
+    query = " ".join(w for w in dict.fromkeys(tags + req.words) if w not in drop_text)
     soft = False
     if seeds:
         add("similar_items", {"item_ids": seeds})

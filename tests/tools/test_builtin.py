@@ -258,3 +258,40 @@ def test_update_profile(registry: ToolRegistry, make_ctx: Callable[..., ToolCont
     assert "Sci-Fi" in fixable(registry, ctx, "update_profile", want_categories=["scifi"])
     assert "nothing to record" in fixable(registry, ctx, "update_profile")
     assert "Quantum" in fixable(registry, ctx, "update_profile", like=["Quantum Banana Chronicles"])
+
+
+# ---- what the understanding pipeline added: tag conditions, soft avoid, seen items ----
+
+
+def test_filter_by_catalog_tags(registry: ToolRegistry, ctx: ToolContext) -> None:
+    call(registry, ctx, "filter_items", tags_all=["Time Travel"], categories_any=["Sci-Fi"])
+    ids = ctx.bus.ids or []
+    assert ids, "no sci-fi item tagged time travel"
+    for v in ctx.catalog.get_items(ids, n_tags=100).values():
+        assert "time travel" in [t.casefold() for t in v.tags] and "Sci-Fi" in v.categories
+    assert "tagged Time Travel" in ctx.notes.filters[-1].describe()
+    # a hostile tag is a bound value: it matches nothing and the catalog stays intact
+    out = call(registry, ctx, "filter_items", tags_all=["x'); DROP TABLE tags; --"])
+    assert "matches no candidate" in out.text and ctx.catalog.top_tags(5)
+
+
+def test_search_text_avoid_pushes_down(registry: ToolRegistry, ctx: ToolContext) -> None:
+    call(registry, ctx, "filter_items", categories_any=["Crime"], year_min=1990, year_max=1999)
+    before = list(ctx.bus.ids or [])
+    out = call(registry, ctx, "search_text", avoid="violence violent gore", limit=1000)
+    after = list(ctx.bus.ids or [])
+    assert sorted(after) == sorted(before) and out.data["pushed"] > 0  # nothing dropped
+    pushed = {h.item_id for h in ctx.models.text.search("violence violent gore", n=len(after),
+                                                       within=after)}
+    first_pushed = min(k for k, i in enumerate(after) if i in pushed)
+    assert all(i in pushed for i in after[first_pushed:])  # every avoided item comes last
+    assert "query" in fixable(registry, ctx, "search_text")
+
+
+def test_update_profile_seen_items_are_not_recommended(
+        registry: ToolRegistry, make_ctx: Callable[..., ToolContext]) -> None:
+    ctx = make_ctx()
+    call(registry, ctx, "update_profile", seen=[MATRIX])
+    assert ctx.session.profile.seen == [MATRIX] and ctx.session.profile.liked == []
+    call(registry, ctx, "filter_items", categories_all=["Action", "Sci-Fi"])
+    assert MATRIX not in (ctx.bus.ids or [])

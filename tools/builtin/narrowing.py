@@ -29,6 +29,7 @@ def filter_items(
     min_rating_count: Annotated[int, Field(ge=0)] | None = None,
     popularity: Literal["popular", "niche"] | None = None,
     attributes: dict[str, str | int | float | bool] | None = None,
+    tags_all: list[str] | None = None,
     include_shown: bool = False,
 ) -> ToolOutput:
     """Keep only candidates meeting hard conditions (all given conditions must hold).
@@ -43,6 +44,7 @@ def filter_items(
         min_rating_count: minimum number of ratings.
         popularity: popular (top 10%) or niche (bottom half).
         attributes: attribute equals value, e.g. {"language": "fr"}.
+        tags_all: catalog tags every item must carry, e.g. ["time travel"].
         include_shown: keep items already shown or disliked.
     """
     if year_min is not None and year_max is not None and year_min > year_max:
@@ -53,7 +55,7 @@ def filter_items(
         min_rating=min_rating, min_rating_count=min_rating_count,
         popularity_pct_min=POPULAR_PCT if popularity == "popular" else None,
         popularity_pct_max=NICHE_PCT if popularity == "niche" else None,
-        attributes=attributes or {},
+        attributes=attributes or {}, tags_all=tags_all or [],
     )
     if f.is_empty():
         raise ModelRetry("give at least one condition")

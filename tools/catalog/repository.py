@@ -94,9 +94,11 @@ class ItemFilter(BaseModel):
     popularity_pct_max: float | None = Field(default=None, ge=0, le=100)  # 50 = bottom half
     exclude_ids: list[str] = Field(default_factory=list)
     attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    tags_all: list[str] = Field(default_factory=list)  # items carrying every one of these tags
 
     def is_empty(self) -> bool:
         return not any((self.categories_any, self.categories_all, self.categories_none,
+                        self.tags_all,
                         self.year_min is not None, self.year_max is not None,
                         self.min_rating is not None, self.min_rating_count is not None,
                         self.popularity_pct_min is not None,
@@ -124,6 +126,8 @@ class ItemFilter(BaseModel):
             parts.append(f"popularity bottom {self.popularity_pct_max:g}%")
         for key, value in self.attributes.items():
             parts.append(f"{key}={value}")
+        if self.tags_all:
+            parts.append("tagged " + " and ".join(self.tags_all))
         if self.exclude_ids:
             parts.append(f"excluding {len(self.exclude_ids)}")
         return "; ".join(parts) or "no condition"
@@ -587,6 +591,17 @@ class Catalog:
             "categories_none": self.resolve_categories(f.categories_none),
         })
 
+    def items_with_tags(self, tags: Sequence[str]) -> set[str]:
+        """Ids of the items carrying every one of ``tags`` (names compared case-blind)."""
+        wanted = list(dict.fromkeys(t.casefold() for t in tags))
+        if not wanted:
+            return set()
+        stmt = (select(ItemTag.item_id).join(Tag, Tag.id == ItemTag.tag_id)
+                .where(func.lower(Tag.name).in_(wanted)).group_by(ItemTag.item_id)
+                .having(func.count(func.distinct(func.lower(Tag.name))) == len(wanted)))
+        with self.engine.connect() as conn:
+            return {str(i) for i in conn.execute(stmt).scalars()}
+
     def filter_ids(self, f: ItemFilter, within: Sequence[str] | None = None,
                    *, method: Literal["auto", "numpy", "sql"] = "auto") -> list[str]:
         """Ids passing ``f``: in ``within``'s order when given, else most popular first.
@@ -630,6 +645,10 @@ class Catalog:
             keep &= col(cols.popularity) >= lo
         if hi is not None:
             keep &= col(cols.popularity) <= hi
+        if f.tags_all:
+            tagged = np.zeros(len(cols.ids), dtype=bool)
+            tagged[self._rows(sorted(self.items_with_tags(f.tags_all)))] = True
+            keep &= col(tagged)
         if f.exclude_ids:
             excluded = self._rows(f.exclude_ids)
             if excluded.size:
@@ -683,6 +702,10 @@ class Catalog:
             conds.append(has_category(f.categories_any))
         for name in dict.fromkeys(f.categories_all):
             conds.append(has_category([name]))
+        for tag in dict.fromkeys(f.tags_all):
+            conds.append(exists(
+                select(ItemTag.item_id).join(Tag, Tag.id == ItemTag.tag_id)
+                .where(ItemTag.item_id == Item.item_id, func.lower(Tag.name) == tag.casefold())))
         if f.categories_none:
             conds.append(not_(has_category(f.categories_none)))
         if f.year_min is not None:
