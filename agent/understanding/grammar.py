@@ -160,3 +160,12 @@ def read_refs(toks: Sequence[Token], used: list[bool]) -> list[int]:
 def pronoun_ref(toks: Sequence[Token]) -> bool:
     """The message points at an item with a pronoun ("is it any good?", "that one")."""
     return any(t.low in PRONOUNS for t in toks)
+
+
+def joined_by_or(toks: Sequence[Token], start: int, ends: Sequence[int]) -> bool:
+    """The span at ``start`` follows an earlier mention (ending at one of ``ends``) across
+    "or" and at most an article ("a mystery or a western")."""
+    j = start - 1
+    while j >= 0 and toks[j].low in ("a", "an", "the", "some"):
+        j -= 1
+    return j >= 1 and toks[j].low in ("or", "either", "nor") and j in ends

@@ -68,6 +68,7 @@ class Mention:
     strength: str = ""  # for titles: year / quotes / caps / rare / typo / format
     item_id: str | None = None  # for catalog titles
     stance: Stance = "neutral"
+    alternative: bool = False  # joined to the mention before it by "or"
 
 
 @dataclass
@@ -207,9 +208,9 @@ class Grounder:
         out = []
         vocab = self.vocab
         for i in range(len(toks)):
-            for n in range(min(vocab.max_phrase_words, len(toks) - i), 1, -1):
+            for n in range(min(2 * vocab.max_phrase_words + 1, len(toks) - i), 1, -1):
                 span = toks[i:i + n]
-                if not all(t.is_word for t in span):
+                if not (span[0].is_word and span[-1].is_word):
                     continue
                 key = norm(" ".join(t.text for t in span))
                 if key in vocab.category_phrases or key in vocab.tag_phrases:
@@ -308,7 +309,7 @@ class Grounder:
                 i += 1
                 continue
             hit: tuple[MentionKind, str, int] | None = None
-            for n in range(min(vocab.max_phrase_words, len(toks) - i), 0, -1):
+            for n in range(min(2 * vocab.max_phrase_words + 1, len(toks) - i), 0, -1):
                 span = toks[i:i + n]
                 if any(used[i:i + n]) or not span[-1].is_word:
                     continue
@@ -335,8 +336,9 @@ class Grounder:
                 i += n  # the catalog's own noun ("books") says nothing about the items
                 continue
             if kind == "category":
+                alternative = grammar.joined_by_or(toks, i, [m.end for m in g.of("category")])
                 for name in vocab.category_phrases.get(key) or vocab.category_stems[key]:
-                    g.mentions.append(Mention("category", name, i, i + n))
+                    g.mentions.append(Mention("category", name, i, i + n, alternative=alternative))
             else:
                 g.mentions.append(Mention("tag", vocab.tag_phrases[key], i, i + n))
             for k in range(i, i + n):

@@ -21,6 +21,7 @@ MAX_SEEDS = 10
 @dataclass
 class Request:
     wanted: list[str] = field(default_factory=list)  # categories, oldest first
+    any_of: list[str] = field(default_factory=list)  # "a mystery or a western": one of them
     avoided: list[str] = field(default_factory=list)
     year_min: int | None = None
     year_max: int | None = None
@@ -40,13 +41,14 @@ class Request:
 
     @property
     def has_conditions(self) -> bool:
-        return bool(self.wanted or self.avoided or self.year_min is not None
+        return bool(self.wanted or self.any_of or self.avoided or self.year_min is not None
                     or self.year_max is not None or self.tags or self.seeds or self.words
                     or self.lookups or self.refs or self.liked_refs)
 
     def next_turn(self) -> Request:
         """What carries over to the next message."""
-        return Request(list(self.wanted), list(self.avoided), self.year_min, self.year_max,
+        return Request(list(self.wanted), list(self.any_of), list(self.avoided), self.year_min,
+                       self.year_max,
                        list(self.tags), list(self.soft_avoid), list(self.seeds),
                        turns=self.turns)
 
@@ -71,6 +73,9 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     cats = g.of("category")
     wanted = [m.value for m in cats if m.stance != "avoided"]
     avoided = [m.value for m in cats if m.stance == "avoided"]
+    if len(wanted) > 1 and any(m.alternative for m in cats):
+        req.any_of, wanted = wanted, []  # alternatives: one of them, instead of the others
+        req.wanted = [c for c in req.wanted if c not in req.any_of]
     _add(req.wanted, wanted)
     _add(req.avoided, avoided)
     req.wanted = [c for c in req.wanted if c not in avoided]

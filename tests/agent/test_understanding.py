@@ -20,7 +20,7 @@ from agent.vocabulary import Vocabulary
 
 V = Vocabulary.from_lists(
     categories=["Comedy", "Horror", "Drama", "Sci-Fi", "Romance", "Western", "Children",
-                "Animation", "Thriller"],
+                "Animation", "Thriller", "Mystery"],
     tags=["time travel", "twist ending", "superhero", "gory", "violent", "classic"],
     titles=[("1", "The Matrix (1999)"), ("2", "Heat (1995)"), ("3", "Toy Story (1995)"),
             ("4", "Up (2009)"), ("5", "Better Off Dead (1985)"), ("6", "Man (2010)"),
@@ -270,3 +270,17 @@ def test_the_planner_code_does_not_name_a_domain() -> None:
     root = Path(__file__).resolve().parents[2] / "agent" / "understanding"
     text = " ".join(p.read_text(encoding="utf-8") for p in root.glob("*.py"))
     assert not re.search(r"\b(movie|movies|film|films|movielens|genre)\b", text, re.I)
+
+
+def test_alternatives_and_short_results() -> None:
+    calls, _ = plan(["a mystery or a western from the 60s"])
+    assert dict(calls)["filter_items"] == {"categories_any": ["Mystery", "Western"],
+                                           "year_min": 1960, "year_max": 1969}
+    planner = RulesPlanner(vocabulary=V, words=Words("movie", "movies"))
+    msgs = [SystemMessage("context: {}"), HumanMessage("sci-fi after 2010"),
+            HumanMessage("westerns older than 1980"),
+            HumanMessage('critique: {"codes": ["too_few"]}')]
+    p = planner.decide(msgs, ALL_TOOLS)
+    filt = dict(p.calls)["filter_items"]
+    assert filt["categories_any"] == ["Sci-Fi", "Western"] and filt["year_max"] == 1979
+    assert "at least one" in p.text
