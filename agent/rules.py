@@ -7,7 +7,7 @@ running *request* (dialogue state), and the *policy* turns the current reading a
 request into the same tool calls an LLM would send, using only the tools it was bound with.
 It reads the ``context: {...}`` line of the system prompt (the last recommendations) and any
 ``critique: {...}`` of this turn (an empty result relaxes one criterion per critique; a short
-one widens "all of these categories" to "any of them"). Asked to write a reply, the
+one is kept). Asked to write a reply, the
 agent does not ask it: the responder uses its template for this backend.
 """
 
@@ -113,14 +113,13 @@ class RulesPlanner(BaseChatModel):
         critiques = read_critiques(messages)
         codes = [set(c.get("codes") or []) for c in critiques]
         relax = sum(1 for c in codes if "empty" in c)
-        widen = sum(1 for c in codes if "too_few" in c and "empty" not in c)
         earlier = [r for r in context.get("earlier_requests") or [] if isinstance(r, str)]
         last = context.get("last_recommendations") or []
         years = [int(r["year"]) for r in last if isinstance(r.get("year"), int)]
         req, current = self.request(earlier + users, years)
         if current is None:
             return Plan(text=decide_empty(self.words))
-        return decide(current, req, context, tools, self.words, relax=relax, widen=widen)
+        return decide(current, req, context, tools, self.words, relax=relax)
 
     def plan(self, messages: Sequence[BaseMessage], tools: set[str]) -> AIMessage:
         plan = self.decide(messages, tools)

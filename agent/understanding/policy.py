@@ -10,8 +10,8 @@ would send (or a short reply and no calls).
   (``rank_for_user``); likes, dislikes and already-seen titles through ``update_profile``.
   A vague request gets personal or popular picks plus one short question.
 - after a critique of an empty result (re-plan), the least important criterion is relaxed,
-  one per critique, and the reply says which; after a short one, several wanted categories
-  are widened from "all of" to "any of" (nothing the user asked for is dropped).
+  one per critique, and the reply says which. A short result is kept as it is: what the user
+  asked for is never dropped just because few items meet it.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _period(lo: int | None, hi: int | None) -> str:
 
 
 def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[str],
-           words: Words, relax: int = 0, widen: int = 0) -> Plan:
+           words: Words, relax: int = 0) -> Plan:
     last = context.get("last_recommendations") or []
     plan = Plan()
 
@@ -146,14 +146,10 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
 
     filt: dict[str, Any] = {}
     wanted = [c for c in req.wanted if c not in drop_cats]
-    widened = widen > 0 and len(wanted) > 1
-    if widened:
-        filt["categories_any"] = list(dict.fromkeys(wanted + req.any_of))  # any will do
-    else:
-        if wanted:
-            filt["categories_all"] = wanted
-        if req.any_of:
-            filt["categories_any"] = req.any_of
+    if wanted:
+        filt["categories_all"] = wanted
+    if req.any_of:
+        filt["categories_any"] = req.any_of
     if req.avoided:
         filt["categories_none"] = req.avoided
     if not drop_years:
@@ -189,8 +185,6 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
     if req.soft_avoid:
         add("search_text", {"avoid": " ".join(req.soft_avoid)[:500]})
     notes = []
-    if widened:
-        notes.append("Few had all of " + " and ".join(wanted) + ", so these have at least one.")
     if dropped:
         notes.append("Nothing matched everything, so I left out "
                      + ", ".join(f'"{label}"' for _, label in dropped) + ".")
