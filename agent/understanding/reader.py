@@ -11,6 +11,10 @@ from agent.understanding.stance import assign
 from agent.vocabulary import Vocabulary
 
 
+# acts that ask for items outright (a reply about an item seen or a neutral remark does not)
+ASKING = ("IQU", "ASK", "CRI-A", "CRI-C", "CRI-F", "REF", "PRO", "REJ")
+
+
 @dataclass
 class Reading:
     text: str
@@ -30,12 +34,17 @@ class Reading:
         says so, and nothing grounded in the message asks for items (a clearly social
         message may still name things in passing: "Thanks, I'll try Dune")."""
         acts = self.acts
+        g = self.grounding
+        asks = bool(g.of("category") or g.years.given or g.refs)
+        if asks:
+            return False
+        closing = acts.p("ACC", "STO", "END")
+        if closing >= 0.5 and closing > acts.p(*ASKING):
+            return True  # above all an acceptance or goodbye, not a new ask
         if acts.social <= acts.seeking or acts.seeking >= 0.5:
             return False
-        g = self.grounding
         if not self.has_content:
             return True
-        asks = g.of("category") or g.years.given or g.refs
         return not asks and acts.social - acts.seeking >= 0.3
 
     @property
