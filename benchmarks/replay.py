@@ -558,6 +558,24 @@ def acts_heldout() -> dict[str, Any] | None:
     return heldout or None
 
 
+def acts_split() -> set[str] | None:
+    """The conversation ids the bundled dialogue-act model held back (its recorded split)."""
+    try:
+        from agent.understanding.acts import load_acts_model
+        from agent.understanding.acts_training import heldout_conversations
+    except ImportError:
+        return None
+    try:
+        model = load_acts_model()
+    except Exception:
+        return None
+    params = model.metadata.get("params") or {}
+    data = json.loads(DEFAULT_DIALOGUES.read_text(encoding="utf-8"))
+    ids = [str(c.get("conversation_id", n)) for n, c in enumerate(data)]
+    return heldout_conversations(ids, float(params.get("heldout", 0.2)),
+                                 int(params.get("seed", 42)))
+
+
 def format_acts(heldout: dict[str, Any] | None) -> str:
     if heldout is None:
         return "dialogue-act classifier, held-back: n/a"
@@ -757,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
     parser.add_argument("--examples", type=int, default=3,
                         help="example failing turns printed per failure kind")
+    parser.add_argument("--split", choices=("all", "heldout", "train"), default="all",
+                        help="only the conversations the dialogue-act model held back (or "
+                             "trained on), by the split recorded in its artifact")
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 100:
         parser.error("--k must be in 1..100")
@@ -765,6 +786,13 @@ def main(argv: list[str] | None = None) -> int:
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.split != "all":
+        held = acts_split()
+        if held is None:
+            print("error: no dialogue-act artifact to take the split from", file=sys.stderr)
+            return 2
+        keep = args.split == "heldout"
+        dialogues = [d for d in dialogues if (d.dialogue_id in held) == keep]
     if args.limit is not None:
         dialogues = dialogues[: max(0, args.limit)]
     started = time.perf_counter()
@@ -775,7 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     agent_name, agent_records = run["results"][0]
     fails = failures(agent_records, k=args.k)
     version = code_version()
-    print(f"code {version}; dialogues: {args.dialogues} -- {format_counts(rows[0][1])}")
+    print(f"code {version}; dialogues: {args.dialogues} ({args.split}) -- "
+          f"{format_counts(rows[0][1])}")
     mapped, total = run["mentions"]
     print(f"movie mentions mapped to the catalog: {mapped} of {total}")
     print(format_table(rows))
@@ -788,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         report = {
             "config": {"dialogues": str(args.dialogues), "k": args.k, "limit": args.limit,
+                       "split": args.split,
                        "artifact": run["artifact"], "code": version},
             "systems": {name: m for name, m in rows},
             "acts_heldout": heldout,

@@ -89,11 +89,16 @@ def read_examples(path: Path, participant: str = "USER") -> list[Example]:
     return out
 
 
+def heldout_conversations(conversations: Sequence[str], heldout: float, seed: int) -> set[str]:
+    """The conversation ids the seeded split holds back (what the model never saw)."""
+    convs = sorted(set(conversations))
+    random.Random(seed).shuffle(convs)
+    return set(convs[: max(1, round(len(convs) * heldout))])
+
+
 def split(examples: Sequence[Example], heldout: float, seed: int) -> tuple[list[Example],
                                                                            list[Example]]:
-    convs = sorted({e.conversation for e in examples})
-    random.Random(seed).shuffle(convs)
-    held = set(convs[: max(1, round(len(convs) * heldout))])
+    held = heldout_conversations([e.conversation for e in examples], heldout, seed)
     return ([e for e in examples if e.conversation not in held],
             [e for e in examples if e.conversation in held])
 

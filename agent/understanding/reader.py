@@ -41,11 +41,11 @@ class Reading:
         closing = acts.p("ACC", "STO", "END")
         if closing >= 0.5 and closing > acts.p(*ASKING):
             return True  # above all an acceptance or goodbye, not a new ask
-        if acts.social <= acts.seeking or acts.seeking >= 0.5:
+        asking = acts.p(*ASKING)
+        if acts.social <= asking or asking >= 0.5:
             return False
-        if not self.has_content:
-            return True
-        return not asks and acts.social - acts.seeking >= 0.3
+        # titles weigh; a stray keyword or capitalised word in a goodbye does not
+        return not g.of("title") or acts.social - asking >= 0.3
 
     @property
     def inquiry(self) -> bool:
