@@ -10,7 +10,6 @@ from agent.understanding.grounding import Grounder, Grounding, Mention
 from agent.understanding.stance import assign
 from agent.vocabulary import Vocabulary
 
-
 # acts that ask for items outright (a reply about an item seen or a neutral remark does not)
 ASKING = ("IQU", "ASK", "CRI-A", "CRI-C", "CRI-F", "REF", "PRO", "REJ")
 

@@ -170,9 +170,12 @@ CONVERSATIONS: list[tuple[str, list[tuple[str, Expect]]]] = [
     (
         "gibberish",
         [
-            # asks for something the catalog does not know: said once, then picks + a question
-            ("asdf qwer", Expect(reply_has=('could not find "asdf qwer"',))),
-            ("and something else?", Expect()),
+            # nothing readable, nothing asked: a question back, no list
+            ("asdf qwer", Expect(clarify=True, min_items=0)),
+            # an unknown keyword in a request: said once, then picks
+            ("a thriller about zxqv", Expect(categories_all=("Thriller",),
+                                             reply_has=('could not find "zxqv"',))),
+            ("and something else?", Expect(categories_all=("Thriller",))),
         ],
     ),
     (

@@ -134,6 +134,8 @@ def search_text(
     ctx.bus.rank("search_text", ids, [score.get(i, 0.0) for i in ids], detail=query)
     if not hits:
         ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
+        if query not in ctx.notes.unresolved:
+            ctx.notes.unresolved.append(query)
     if avoid:
         return _push_down(ctx, index, avoid, include_shown, limit)
     return bus_output(ctx, f'text match "{query}": {len(hits)} of {len(within)} match',
