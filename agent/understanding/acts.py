@@ -75,14 +75,6 @@ class ActsModel:
     coef: np.ndarray  # (labels, features)
     intercept: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
-    # how many utterances of the training dialogues use each word outside item mentions:
-    # how ordinary a word is in conversation (see agent.understanding.lexicon.commonness)
-    word_df: dict[str, int] = field(default_factory=dict)
-    documents: int = 0
-
-    def commonness(self, word: str) -> float:
-        """Share of conversational utterances that use ``word`` (0 = never seen)."""
-        return self.word_df.get(word, 0) / self.documents if self.documents else 0.0
 
     def predict(self, masked_text: str) -> Acts:
         """Act probabilities of one message (mentions and nouns already masked)."""
@@ -109,8 +101,7 @@ class ActsModel:
         (folder / MODEL_FILE).write_text(
             json.dumps(
                 {"format": FORMAT_VERSION, "labels": self.labels, "vocabulary": vocab,
-                 "metadata": self.metadata, "documents": self.documents,
-                 "word_df": dict(sorted(self.word_df.items()))},
+                 "metadata": self.metadata},
                 ensure_ascii=False, indent=0,
             ),
             encoding="utf-8",
@@ -143,9 +134,7 @@ class ActsModel:
         labels = list(doc["labels"])
         if coef.shape != (len(labels), len(vocab)) or idf.shape != (len(vocab),):
             raise ActsModelError(f"{folder}: weights do not match the vocabulary")
-        return cls(labels, vocab, idf, coef, intercept, dict(doc.get("metadata") or {}),
-                   {str(k): int(v) for k, v in (doc.get("word_df") or {}).items()},
-                   int(doc.get("documents") or 0))
+        return cls(labels, vocab, idf, coef, intercept, dict(doc.get("metadata") or {}))
 
 
 def bundled_dir() -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from agent.understanding.acts import ARTIFACT_PREFIX, ActsModel
-from agent.understanding.features import ITEM, features, mask
+from agent.understanding.features import features, mask
 
 _YEAR_MENTION = re.compile(r"\(\s*(1[89]\d\d|20\d\d)\s*\)")
 _WORD_BEFORE = re.compile(r"(\S+)\s*$")
@@ -103,25 +103,6 @@ def split(examples: Sequence[Example], heldout: float, seed: int) -> tuple[list[
             [e for e in examples if e.conversation in held])
 
 
-def word_frequencies(path: Path) -> tuple[dict[str, int], int]:
-    """Document frequency of every word in all utterances (both sides), mentions masked."""
-    from agent.understanding.features import tokens
-
-    data = json.loads(path.read_text(encoding="utf-8"))
-    df: dict[str, int] = {}
-    n = 0
-    for conv in data:
-        for turn in conv.get("conversation") or []:
-            text = str(turn.get("utterance") or "").replace("<", " ").replace(">", " ")
-            words = {t for t in tokens(mask(text, mention_spans(text))) if t.isalpha()}
-            words.discard(ITEM)
-            if words:
-                n += 1
-                for w in words:
-                    df[w] = df.get(w, 0) + 1
-    return {w: c for w, c in df.items() if c >= 2}, n
-
-
 def masked(example: Example, nouns: Sequence[str]) -> str:
     return mask(example.text, mention_spans(example.text), nouns)
 
@@ -196,7 +177,6 @@ def train(data: Path, out_root: Path, *, nouns: Sequence[str], heldout: float = 
     train_part, held = split(examples, heldout, seed)
     started = time.perf_counter()
     model = fit(train_part, nouns, c=c, min_df=min_df)
-    model.word_df, model.documents = word_frequencies(data)
     metrics = {"heldout": evaluate(model, held, nouns), "train": evaluate(model, train_part, nouns)}
     digest = hashlib.sha256(data.read_bytes()).hexdigest()[:16]
     model.metadata = {
