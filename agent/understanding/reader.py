@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from agent.understanding.acts import Acts, ActsModel
 from agent.understanding.features import mask
 from agent.understanding.grounding import Grounder, Grounding, Mention
-from agent.understanding.stance import assign
+from agent.understanding.stance import assign, valence
 from agent.vocabulary import Vocabulary
 
 # acts that ask for items outright (a reply about an item seen or a neutral remark does not)
@@ -34,17 +34,18 @@ class Reading:
         message may still name things in passing: "Thanks, I'll try Dune")."""
         acts = self.acts
         g = self.grounding
-        asks = bool(g.of("category") or g.years.given or g.refs)
-        if asks:
+        if g.of("category") or g.years.given or g.refs:
             return False
-        closing = acts.p("ACC", "STO", "END")
-        if closing >= 0.5 and closing > acts.p(*ASKING):
-            return True  # above all an acceptance or goodbye, not a new ask
         asking = acts.p(*ASKING)
+        closing = acts.p("ACC", "STO", "END")
+        descriptive = [m for m in g.of("tag") if not _evaluative(m.value)]
+        if closing >= 0.5 and closing > asking and not descriptive:
+            return True  # above all an acceptance or goodbye ("sounds interesting!")
         if acts.social <= asking or asking >= 0.5:
             return False
-        # titles weigh; a stray keyword or capitalised word in a goodbye does not
-        return not g.of("title") or acts.social - asking >= 0.3
+        # a title or catalog tag weighs; a stray word or capitalised name in a goodbye does not
+        named = g.of("title") or g.of("tag")
+        return not named or acts.social - asking >= 0.3
 
     @property
     def inquiry(self) -> bool:
@@ -52,6 +53,13 @@ class Reading:
         acts = self.acts
         return acts.p("INQ") >= 0.5 and acts.p("INQ") >= acts.p("IQU", "CRI-A", "CRI-F", "CRI-C",
                                                                "REF", "PRO")
+
+
+def _evaluative(tag: str) -> bool:
+    """A tag that is only an opinion ("interesting", "great"): every word carries
+    sentiment in VADER's lexicon."""
+    words = tag.casefold().split()
+    return bool(words) and all(valence(w) != 0.0 for w in words)
 
 
 class Reader:
