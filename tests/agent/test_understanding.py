@@ -283,3 +283,14 @@ def test_alternatives_and_short_results() -> None:
     p = planner.decide(msgs, ALL_TOOLS)  # a short result keeps what was asked
     assert dict(p.calls)["filter_items"] == {"categories_all": ["Sci-Fi", "Western"],
                                              "year_max": 1979}
+
+
+@pytest.mark.parametrize("text,social", [
+    ("Sounds great, I'll give it a try. Thanks!", True),
+    ("That one looks interesting, thank you so much", True),  # an opinion tag is no ask
+    ("No, that's not it. Think time travel.", False),  # a descriptive tag asks
+    ("thanks, but do you have any comedies?", False),  # a category always asks
+    ("Hi! Can you help me find a movie for tonight?", False),
+])
+def test_social_turns(reader: Reader, text: str, social: bool) -> None:
+    assert reader.read(text).social is social, reader.read(text).acts.labels(0.3)
