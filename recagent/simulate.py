@@ -453,6 +453,47 @@ NEUTRAL = "Not those. Anything else?"  # if every nudge would name the title
 
 
 @dataclass(frozen=True)
+class Phrasings:
+    """What the simulated user says, as templates (``{cat}``, ``{dec}``, ``{tag}``,
+    ``{title}``). The default set is above; ``--phrasings FILE`` loads another (JSON with the
+    same keys, lower-case: open_category, open_decade, reject, reveal, nudge, accept), so the
+    agent can be measured on sentences it was never developed against."""
+
+    open_category: tuple[str, ...] = OPEN_CATEGORY
+    open_decade: tuple[str, ...] = OPEN_DECADE
+    reject: tuple[str, ...] = REJECT
+    reveal: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(REVEAL))
+    nudge: tuple[str, ...] = NUDGE
+    accept: tuple[str, ...] = ACCEPT
+
+    @classmethod
+    def load(cls, path: Path) -> Phrasings:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SimulationError(f"{path}: not readable JSON: {exc}") from None
+        base = cls()
+        try:
+            reveal = {k: tuple(v) for k, v in (data.get("reveal") or base.reveal).items()}
+            out = cls(
+                open_category=tuple(data.get("open_category") or base.open_category),
+                open_decade=tuple(data.get("open_decade") or base.open_decade),
+                reject=tuple(data.get("reject") or base.reject), reveal=reveal,
+                nudge=tuple(data.get("nudge") or base.nudge),
+                accept=tuple(data.get("accept") or base.accept),
+            )
+        except (AttributeError, TypeError) as exc:
+            raise SimulationError(f"{path}: phrasings must be lists of strings: {exc}") from None
+        missing = [k for k in REVEAL if not out.reveal.get(k)]
+        if missing:
+            raise SimulationError(f"{path}: reveal needs templates for {', '.join(missing)}")
+        return out
+
+
+DEFAULT_PHRASINGS = Phrasings()
+
+
+@dataclass(frozen=True)
 class Utterance:
     kind: UtteranceKind
     text: str
@@ -477,7 +518,9 @@ class SimulatedUser:
     first. Out of attributes, the user just asks for something else."""
 
     def __init__(self, episode: Episode, *, seed: int, cold_start: bool = False,
-                 k: int = ACCEPT_K, restate: bool = False) -> None:
+                 k: int = ACCEPT_K, restate: bool = False,
+                 phrasings: Phrasings = DEFAULT_PHRASINGS) -> None:
+        self.say = phrasings
         self.episode = episode
         self.k = k
         self.restate = restate  # diagnostic: every miss restates ALL revealed attributes
@@ -506,8 +549,8 @@ class SimulatedUser:
             openers = self._pools["tag"][:1] + self._pools["item"][:1]
         self.rng.shuffle(openers)
         for attr in openers:
-            templates = {"category": OPEN_CATEGORY, "decade": OPEN_DECADE}.get(
-                attr.kind, REVEAL[attr.kind])
+            templates = {"category": self.say.open_category,
+                         "decade": self.say.open_decade}.get(attr.kind, self.say.reveal[attr.kind])
             text = self._say(templates, attr)
             if text is not None:
                 self._take(attr)
@@ -520,20 +563,20 @@ class SimulatedUser:
             raise SimulationError("the conversation is over")
         if self.episode.target_id in list(recommended)[: self.k]:
             self.done = True
-            return Utterance("accept", self._pick(ACCEPT, "Yes."))
-        reject = self._pick(REJECT, "No.")
+            return Utterance("accept", self._pick(self.say.accept, "Yes."))
+        reject = self._pick(self.say.reject, "No.")
         for _ in range(sum(len(p) for p in self._pools.values())):  # bounded
             kinds = [kind for kind, pool in self._pools.items() if pool]
             if not kinds:
                 break
             attr = self._pools[self.rng.choice(kinds)][0]
-            said = self._say(REVEAL[attr.kind], attr)
+            said = self._say(self.say.reveal[attr.kind], attr)
             if said is None:  # every phrasing would name the target: drop it
                 self._pools[attr.kind].remove(attr)
                 continue
             self._take(attr)
             return Utterance("reveal", f"{reject} {self._restated() or said}", attr)
-        nudge = self._pick(NUDGE, NEUTRAL)
+        nudge = self._pick(self.say.nudge, NEUTRAL)
         summary = self._restated()
         return Utterance("nudge", f"{reject} {summary}" if summary else nudge)
 
@@ -874,10 +917,12 @@ class EpisodeResult:
 
 
 async def run_episode(system: System, episode: Episode, *, seed: int, cold_start: bool,
-                      max_turns: int, restate: bool = False, k: int = ACCEPT_K) -> EpisodeResult:
+                      max_turns: int, restate: bool = False, k: int = ACCEPT_K,
+                      phrasings: Phrasings = DEFAULT_PHRASINGS) -> EpisodeResult:
     """One conversation with a user who is shown ``k`` items a turn and accepts when the
     target is among them."""
-    user = SimulatedUser(episode, seed=seed, cold_start=cold_start, restate=restate, k=k)
+    user = SimulatedUser(episode, seed=seed, cold_start=cold_start, restate=restate, k=k,
+                         phrasings=phrasings)
     await system.start(episode, cold_start=cold_start)
     utterance = user.opening()
     shown: set[str] = set()
@@ -929,14 +974,16 @@ class RunResult:
 async def run_conversations(system: System, episodes: Sequence[Episode], *, seed: int,
                             cold_start: bool, max_turns: int, restate: bool = False,
                             k: int = ACCEPT_K,
-                            progress: Callable[[int, int], None] | None = None) -> RunResult:
+                            progress: Callable[[int, int], None] | None = None,
+                            phrasings: Phrasings = DEFAULT_PHRASINGS) -> RunResult:
     """Every episode, one after the other (sequential: deterministic and gentle on CPUs),
     each user shown ``k`` items a turn."""
     started = time.perf_counter()
     results = []
     for i, episode in enumerate(episodes):
         results.append(await run_episode(system, episode, seed=seed, cold_start=cold_start,
-                                         max_turns=max_turns, restate=restate, k=k))
+                                         max_turns=max_turns, restate=restate, k=k,
+                                         phrasings=phrasings))
         if progress is not None:
             progress(i + 1, len(episodes))
     name = system.name + (" (restating user)" if restate else "")
@@ -1027,6 +1074,7 @@ async def run_matrix(
     url: str | None = None,
     restate: bool = False,
     progress: Callable[[str], None] | None = None,
+    phrasings: Phrasings = DEFAULT_PHRASINGS,
 ) -> list[RunResult]:
     """Run every (system, variant, k), k = the items shown per turn and the acceptance
     cutoff; the agent in process, or over HTTP when ``url``.
@@ -1066,6 +1114,7 @@ async def run_matrix(
                     runs.append(await run_conversations(
                         system, episodes, seed=seed, cold_start=variant == "cold",
                         max_turns=max_turns, restate=restate, k=k, progress=tick,
+                        phrasings=phrasings,
                     ))
         finally:
             await system.aclose()

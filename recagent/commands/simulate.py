@@ -73,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an ml-latest-small folder (default: the bundled one)")
     p.add_argument("--workdir", type=Path, default=Path("var/simulate"),
                    help="where the held-out catalog and models are built (default var/simulate)")
+    p.add_argument("--phrasings", type=Path, default=None,
+                   help="JSON of the simulated user's templates (default: the built-in set); "
+                        "measures the agent on sentences it was not developed against")
     p.add_argument("--restate", action="store_true",
                    help="diagnostic: the user restates everything it revealed in every message "
                         "(tests the agent without relying on its multi-turn memory)")
@@ -133,6 +136,8 @@ def _simulate(args: argparse.Namespace) -> int:
         ks=sim.REPORT_KS if args.k == "both" else (int(args.k),),
         url=args.url if args.mode == "http" else None,
         restate=args.restate, progress=say,
+        phrasings=(sim.Phrasings.load(args.phrasings) if args.phrasings is not None
+                   else sim.DEFAULT_PHRASINGS),
     ))
     total = time.perf_counter() - started
     config = {
@@ -141,6 +146,7 @@ def _simulate(args: argparse.Namespace) -> int:
         "max_turns": args.max_turns, "ks": sim.REPORT_KS if args.k == "both" else [int(args.k)],
         "mode": args.mode, "data": data_dir.name, "workspace": workspace.fingerprint,
         "restate": args.restate,
+        "phrasings": str(args.phrasings) if args.phrasings is not None else "built-in",
     }
     print(sim.format_table(runs))
     print(f"\nseed {args.seed}, {len(episodes)} users, {args.max_turns} turns max, "

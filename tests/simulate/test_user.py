@@ -133,3 +133,20 @@ def test_restating_user_repeats_everything_revealed(ml_episodes: list[sim.Episod
         # the same words otherwise: the attributes come out in the same order
         plain = sim.SimulatedUser(episode, seed=9)
         assert [u.revealed for u in _talk(plain, 8)] == [u.revealed for u in said]
+
+
+def test_another_voice_from_a_phrasings_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    voice = sim.Phrasings.load(root / "benchmarks" / "phrasings" / "paraphrased.json")
+    user = sim.SimulatedUser(_episode("It"), seed=3, phrasings=voice)
+    said = _talk(user, 4)
+    templates = [t.split("{")[0] for t in voice.open_category + voice.open_decade]
+    assert any(s.text.startswith(tuple(p for p in templates if p)) for s in said[:1]), said[0]
+    builtin = {t.split("{")[0] for t in sim.OPEN_CATEGORY + sim.OPEN_DECADE if t.split("{")[0]}
+    assert not any(s.text.startswith(tuple(builtin)) for s in said)
+    bad = Path(str(tmp_path)) / "bad.json"
+    bad.write_text('{"reveal": {"category": ["x {cat}"]}}')
+    with pytest.raises(sim.SimulationError, match="bad.json"):
+        sim.Phrasings.load(bad)
