@@ -252,8 +252,9 @@ def test_the_simulators_sentences_are_not_in_the_planner() -> None:
     import re
 
     root = Path(__file__).resolve().parents[2] / "agent"
+    files = [p for p in root.rglob("*") if p.suffix in (".py", ".jsonl", ".json", ".txt")]
     code = " ".join(re.findall(r"[a-z']+", " ".join(
-        p.read_text(encoding="utf-8").casefold() for p in root.rglob("*.py"))))
+        p.read_text(encoding="utf-8").casefold() for p in files)))
     found = []
     for sentence in _simulator_phrasings():
         words = re.findall(r"[a-z']+", re.sub(r"\{\w+\}", " ", sentence.casefold()))
