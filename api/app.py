@@ -6,7 +6,8 @@ environment, read once.
 
 Middleware, outermost first: CORS (origins from ``RECAGENT_CORS_ORIGINS``; none = no CORS
 headers) -> request context (``X-Request-ID``, JSON access log, HTTP metrics, last-resort
-JSON 500) -> per-client rate limit on ``/v1/*`` -> the routes.
+JSON 500) -> per-client rate limit on ``/v1/*`` -> request-body limit (admin key checked
+before the body) -> the routes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.admission import TurnGate
 from api.errors import install_error_handlers
+from api.limits import BodyLimit
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimitMiddleware, TokenBuckets
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
     install_error_handlers(app)
     _include_routes(app)
 
+    app.add_middleware(BodyLimit, settings=settings)
     buckets = TokenBuckets(settings.rate_limit_per_minute)
     app.add_middleware(RateLimitMiddleware, buckets=buckets,
                        on_limited=app_metrics.errors.labels("rate_limited").inc)

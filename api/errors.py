@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("recagent.api")
+RETRY_AFTER_S = 5  # what a 503 asks the client to wait
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -94,8 +95,24 @@ def classify(exc: BaseException) -> ApiError | None:
         return ApiError(409, "session_conflict",
                         "the session was changed by another request; retry")
     if isinstance(exc, SessionError):
-        return ApiError(503, "sessions_unavailable", f"session store unavailable: {exc}")
+        log.warning("session store unavailable: %s", exc)
+        return sessions_unavailable()
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        log.warning("catalog database unavailable: %s", exc)
+        return ApiError(503, "catalog_unavailable",
+                        "the catalog database is unavailable; retry shortly",
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
     return None
+
+
+def sessions_unavailable() -> ApiError:
+    """The session store cannot be reached (its address stays in the log, not the reply)."""
+    return ApiError(503, "sessions_unavailable",
+                    "the session store is unavailable; retry shortly",
+                    headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def count_error(request: Request, code: str) -> None:
@@ -128,7 +145,8 @@ def from_agent(code: str, message: str, status: int = 400) -> ApiError:
     if code == "conflict":
         return ApiError(409, "session_conflict", message)
     if code == "unavailable":
-        return ApiError(503, "sessions_unavailable", message)
+        log.warning("unavailable: %s", message)
+        return sessions_unavailable()
     return ApiError(status if 400 <= status < 600 else 400, code, message)
 
 
@@ -163,14 +181,16 @@ def install_error_handlers(app: FastAPI) -> None:
         mapped = classify(exc)
         if mapped is None:  # pragma: no cover - only registered for mapped types
             raise exc
-        return _respond(request, mapped.status, mapped.code, mapped.message)
+        return _respond(request, mapped.status, mapped.code, mapped.message, mapped.headers)
 
     for exc_type in _domain_exceptions():
         app.add_exception_handler(exc_type, _domain_error)
 
 
 def _domain_exceptions() -> list[type[Exception]]:
+    from sqlalchemy.exc import DBAPIError
+
     from agent.service import AgentError
     from memory.session import SessionError, SessionNotFound
 
-    return [AgentError, SessionError, SessionNotFound]
+    return [AgentError, SessionError, SessionNotFound, DBAPIError]

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     plugins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_message_chars: int = Field(default=2000, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # any request body, while read
     max_reflections: int = Field(default=2, ge=0, le=10)
     session_ttl_s: int = Field(default=86_400, ge=1)
     session_max_bytes: int = Field(default=65_536, ge=4096)

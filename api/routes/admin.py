@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,18 +26,27 @@ from recagent.settings import Settings
 log = logging.getLogger("recagent.api")
 
 
-def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
+def admin_key_problem(headers: Mapping[str, str], settings: Settings) -> ApiError | None:
+    """Why these request headers may not use the admin routes (None: they may). Checked
+    before the body is read (api.limits) and again by the routes' dependency."""
     expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
     if not expected:
-        raise ApiError(403, "admin_disabled",
-                       "admin routes are disabled: set RECAGENT_ADMIN_API_KEY to enable them")
-    given = request.headers.get("x-admin-key", "")
-    auth = request.headers.get("authorization", "")
+        return ApiError(403, "admin_disabled",
+                        "admin routes are disabled: set RECAGENT_ADMIN_API_KEY to enable them")
+    given = headers.get("x-admin-key", "")
+    auth = headers.get("authorization", "")
     if not given and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "missing or wrong admin key",
-                       headers={"WWW-Authenticate": "Bearer"})
+        return ApiError(401, "unauthorized", "missing or wrong admin key",
+                        headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
+def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
+    problem = admin_key_problem(request.headers, settings)
+    if problem is not None:
+        raise problem
 
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])

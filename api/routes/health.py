@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +12,8 @@ from sqlalchemy import text
 
 from api.errors import count_error, error_body
 from recagent.settings import Settings
+
+log = logging.getLogger("recagent.api")
 
 router = APIRouter(tags=["operations"])
 
@@ -33,8 +36,12 @@ async def _check(name: str, coro: Any) -> tuple[str, bool, str]:
         return name, True, detail
     except TimeoutError:
         return name, False, f"no answer within {CHECK_TIMEOUT_S:g} s"
+    except LookupError as exc:  # our own message (no models): safe to show
+        return name, False, str(exc)[:300]
     except Exception as exc:  # a readiness probe reports, it does not raise
-        return name, False, f"{type(exc).__name__}: {exc}"[:300]
+        # the component and the kind of failure; its address and driver text stay in the log
+        log.warning("readiness: %s failed: %s", name, exc)
+        return name, False, f"unreachable ({type(exc).__name__})"
 
 
 async def _database(runtime: Any) -> str:

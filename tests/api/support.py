@@ -109,7 +109,8 @@ class TcpProxy:
         self._writers: list[asyncio.StreamWriter] = []
 
     async def start(self) -> TcpProxy:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        """Listen (again, on the same port after a :meth:`cut`)."""
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 

@@ -69,9 +69,11 @@ async def test_readyz_reports_redis_down_by_name(
             assert body["error"]["message"].startswith("not ready: redis:")
             assert not body["checks"]["redis"]["ok"]
             assert body["checks"]["database"]["ok"] and body["checks"]["models"]["ok"]
+            assert "127.0.0.1" not in r.text and str(proxy.port) not in r.text  # no address
             r = await client.post("/v1/chat", json={"message": "a comedy"})
-            assert r.status_code == 503
+            assert r.status_code == 503 and r.headers["retry-after"].isdigit()
             assert r.json()["error"]["code"] == "sessions_unavailable"
+            assert "127.0.0.1" not in r.text and str(proxy.port) not in r.text
     finally:
         await proxy.cut()
         await runtime.aclose()
