@@ -146,7 +146,7 @@ def index_for(state: Any, runtime: Any) -> ConversationIndex:
     index: ConversationIndex | None = getattr(state, "openai_conversations", None)
     owner = getattr(state, "openai_conversations_runtime", None)
     if index is None or owner is not runtime:
-        redis = getattr(runtime.sessions, "_redis", None)
+        redis = getattr(runtime.sessions, "client", None)
         if redis is not None:
             index = RedisConversationIndex(redis, str(getattr(runtime.sessions, "prefix",
                                                               "recagent:")))

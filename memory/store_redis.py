@@ -163,6 +163,12 @@ class RedisSessionStore:
         self._delete = self._redis.register_script(_DELETE_LUA)
         self._reset = self._redis.register_script(_RESET_LUA)
 
+    @property
+    def client(self) -> Redis:
+        """The Redis connection, for companions that keep their own keys under ``prefix``
+        (the OpenAI facade's conversation index)."""
+        return self._redis
+
     # -- keys -------------------------------------------------------------------------------
 
     def session_key(self, session_id: str) -> str:
