@@ -42,13 +42,22 @@ from agent.executor import Execution, PlannedCall, execute, planned_calls
 from agent.llm import backend_name, is_rules, make_chat_model
 from agent.prompts import PlanContext, build_messages, prompt_tokens, replan_messages
 from agent.reflection import Critique, is_info_plan, llm_critique, rule_critique
-from agent.responder import describe_request, named_outside, reply_messages, template_reply
+from agent.responder import (
+    Card,
+    card_reason,
+    describe_request,
+    media_of,
+    named_outside,
+    reply_messages,
+    template_reply,
+)
 from agent.rules import RulesPlanner
+from agent.tool_text import NotAPlan, parse_tool_calls
 from agent.trace import Fallback, LLMCall, PlanAttempt, Reflection, ToolRecord, TurnTrace
 from agent.types import Recommendation, TurnEvent, TurnResult
 from agent.understanding.acts import load_acts_model
 from agent.understanding.policy import Words, social_reply
-from agent.vocabulary import Vocabulary
+from agent.vocabulary import Vocabulary, norm
 from memory.bus import CandidateBus
 from memory.session import (
     Feedback,
@@ -74,6 +83,7 @@ REMEMBERED_PLANS = 10_000  # (request, plan) of recent turns, for learning demon
 SIGNALS = ("like", "dislike", "click", "not_interested")
 MAX_RATED_HIDDEN = 10_000  # a known user's rated items left out of recommendations
 MAX_LIMIT = 100  # most items one turn may recommend (the API validates the same range)
+_RANKERS = ("similar_items", "rank_for_user", "rank_by_popularity", "search_text")
 
 
 def item_words(settings: Settings) -> Words:
@@ -453,7 +463,9 @@ class Agent:
         critique_text = ""
         fixes = reflections = 0
         seen_plans: list[list[dict[str, Any]]] = []
-        for _round in range(1 + MAX_FIXES + self.settings.max_reflections):
+        # one more round than fixes + reflections: the offline planner's, after a model that
+        # keeps planning what cannot run
+        for _round in range(2 + MAX_FIXES + self.settings.max_reflections):
             try:
                 ai = await self._plan(model, messages, schemas, trace)
             except Exception as exc:
@@ -465,6 +477,16 @@ class Agent:
                 model = rules
                 reason = "fallback"
                 ai = await self._plan(model, messages, schemas, trace)
+            if not is_rules(model) and not ai.tool_calls and isinstance(ai.content, str):
+                try:  # tool calls written as text (Hermes/Qwen tags, bare or fenced JSON)
+                    written = parse_tool_calls(ai.content, self.registry.names())
+                except NotAPlan as exc:
+                    trace.fallbacks.append(Fallback("plan", f"unreadable plan: {exc}", "rules"))
+                    model, reason = rules, "fallback"
+                    ai = await self._plan(model, messages, schemas, trace)
+                else:
+                    if written:
+                        ai = AIMessage(content="", tool_calls=written)
             attempt = trace.new_attempt(reason, backend_name(model), critique_text)
             attempt.content = ai.content if isinstance(ai.content, str) else ""
             calls = planned_calls(ai)
@@ -509,6 +531,12 @@ class Agent:
                     messages = messages + replan_messages(ai, execution.results, critique.to_dict())
                     reason, critique_text = "fix", "; ".join(critique.problems)
                     continue
+                if not is_rules(model):  # still invalid after the repair: the offline plan
+                    trace.fallbacks.append(Fallback(
+                        "plan", "invalid plan after repair: " + "; ".join(critique.problems)[:200],
+                        "rules"))
+                    model, reason = rules, "fallback"
+                    continue
                 outcomes.append(_Outcome(attempt, ctx, execution, recs, critique, attempt.content))
                 break
             seen_plans.append(plan_key)
@@ -538,6 +566,8 @@ class Agent:
                 break
             if set(critique.codes) <= {"unresolved"} and recs:
                 break  # a name not in the catalog cannot be planned away
+            if reflections and plan_key in seen_plans[:-1]:
+                break  # the re-plan repeats a plan already run: keep the best result so far
             reflections += 1
             messages = messages + replan_messages(ai, execution.results, critique.to_dict())
             reason, critique_text = "reflection", "; ".join(critique.problems)
@@ -566,26 +596,91 @@ class Agent:
         }
 
     async def _recommendations(self, outcome: _Outcome) -> list[Recommendation]:
+        """The cards of a turn, each with its own reason (what of the request it meets, what
+        pulled it up), a link and a picture when the catalog has them."""
         ids = outcome.recs
         if not ids:
             return []
-        views = await asyncio.to_thread(self.catalog.get_items, ids, n_tags=0)
-        about = describe_request(outcome.ctx.notes.filters, [])
-        out = []
-        for i in ids:
+        ctx = outcome.ctx
+        views = await asyncio.to_thread(self.catalog.get_items, ids, n_tags=8)
+        filters = ctx.notes.filters
+        asked_categories = [c for f in filters for c in (*f.categories_all, *f.categories_any)]
+        asked_period = any(f.year_min is not None or f.year_max is not None for f in filters)
+        calls = outcome.attempt.calls
+        ranked_by = next((e.tool for e in reversed(ctx.bus.log) if e.tool in _RANKERS), "")
+        liked_ids = list(ctx.session.profile.liked)
+        seeds: list[str] = []
+        query = ""
+        for c in calls:
+            raw = c.get("args")
+            args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            if c.get("name") == "similar_items":
+                seeds += [str(i) for i in (args.get("item_ids") or ctx.bus.mentioned)]
+            elif c.get("name") == "search_text" and args.get("query"):
+                query = str(args["query"])
+        if ranked_by == "rank_for_user":
+            seeds = liked_ids[-10:]
+        seeds = [i for i in dict.fromkeys(seeds) if i not in ids]
+        seed_cats = {i: set(self.catalog.item_categories(i)) for i in seeds[:10]}
+        seed_titles = self.catalog.titles(list(seed_cats)) if seed_cats else {}
+        known_user = False
+        if ranked_by == "rank_for_user" and not seeds and ctx.user_id is not None:
+            try:
+                known_user = bool(self.models.default.knows_user(ctx.user_id))
+            except LookupError:
+                known_user = False
+        words = {w for w in norm(query).split() if len(w) > 2}
+        out: list[Recommendation] = []
+        for rank, i in enumerate(ids):
             v = views.get(i)
             if v is None:
                 continue
-            score = outcome.ctx.bus.scores.get(i, 0.0)
+            liked = ""
+            shared: list[str] = []
+            if seed_cats and ranked_by in ("similar_items", "rank_for_user"):
+                # the seed closest to this card by kind; ties go to the first named
+                best = max(seed_cats, key=lambda s: len(seed_cats[s] & set(v.categories)))
+                if ranked_by == "similar_items" or seed_cats[best] & set(v.categories):
+                    liked = seed_titles.get(best, "")
+                    shared = [c for c in v.categories if c in seed_cats[best]]
+            matched = [t for t in v.tags if words & set(norm(t).split())] if words else []
+            reason = card_reason(
+                categories=v.categories,
+                year=v.year,
+                asked_categories=asked_categories,
+                asked_period=asked_period,
+                liked=liked,
+                shared=shared,
+                because_liked=bool(liked) and any(
+                    seed_titles.get(s) == liked for s in liked_ids),
+                personal=known_user,
+                matched=matched,
+                rating_avg=v.rating_avg,
+                rating_count=v.rating_count,
+            )
+            if liked:
+                basis = f"liked:{liked}"
+            elif known_user:
+                basis = "personal:"
+            elif ranked_by == "search_text" and matched:
+                basis = f"text:{query}"
+            elif ranked_by in ("rank_by_popularity", "rank_for_user"):
+                basis = "popular:"
+            else:
+                basis = ""
+            score = ctx.bus.scores.get(i, 0.0)
+            link, image = media_of(v.attributes)
             out.append(
-                Recommendation(
+                Card(
                     item_id=i,
                     title=v.title,
                     score=round(float(score), 6) if score == score else 0.0,
-                    reason=about,
+                    reason=reason,
                     year=v.year,
                     categories=v.categories,
-                )
+                    link=link,
+                    image=image,
+                ).with_basis(basis if rank < 10 else "")
             )
         return out
 

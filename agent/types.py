@@ -14,6 +14,8 @@ class Recommendation(BaseModel):
     reason: str = ""
     year: int | None = None
     categories: list[str] = Field(default_factory=list)
+    link: str | None = None  # a page about the item, when the catalog has one (URL attribute)
+    image: str | None = None  # a picture of it, when the catalog has one
 
 
 class TurnResult(BaseModel):

@@ -20,7 +20,15 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recagent", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="recagent",
+        description="recagent: a conversational recommender service. Chat in your own words; "
+        "a planner turns each message into catalog and collaborative-filtering tool calls and "
+        "answers with recommendations. Start with 'recagent demo' (bundled MovieLens data) or "
+        "import your own catalog with 'recagent ingest' and 'recagent train'.",
+        epilog="Settings come from RECAGENT_* environment variables (see the README). "
+        "'recagent COMMAND --help' describes one command.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):

@@ -10,6 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # the stock pip 23 backtracks badly on the langchain stack: upgrade first
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24.2"
+echo "installing recagent and its dependencies into .venv (a minute or two the first time)..."
 if [ "${1:-}" = "dev" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   for plugin in examples/plugins/*/; do
@@ -18,3 +19,4 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
+echo "installed."

@@ -5,13 +5,18 @@
  *
  * Options (data-* attributes on the script tag):
  *   data-endpoint  base URL of the recagent API (default: where widget.js came from)
- *   data-title     panel title (default "Recommendations")
+ *   data-title     panel title                      \
+ *   data-launcher  text of the button that opens it  | default: from the server's
+ *   data-placeholder  the message box's placeholder  | /widget/config, made from the
+ *   data-welcome   the first line of a conversation  | catalog (its item noun, top
+ *   data-examples  example requests, "|"-separated   / categories, best-known items)
  *   data-open      "true" to open the panel on load
  *   data-user-id   a user id to personalise with (optional)
  *
  * The panel lives in a shadow root (the page's CSS does not leak in or out). Replies stream
  * over Server-Sent Events read with fetch + ReadableStream; the session id is kept in
- * sessionStorage so a reload continues the conversation.
+ * sessionStorage so a reload continues the conversation, and the cards of every answer too
+ * (items missing there are read back from /v1/items/{id}).
  */
 (function () {
   "use strict";
@@ -22,14 +27,24 @@
   var data = (script && script.dataset) || {};
   var endpoint = (data.endpoint || (script && script.src ? new URL(script.src, location.href).origin : location.origin))
     .replace(/\/+$/, "");
-  var titleText = data.title || "Recommendations";
   var userId = data.userId || null;
   var storeKey = "recagent-session:" + endpoint;
-  var EXAMPLES = [
-    "A 90s thriller like Heat, but less violent",
-    "Feel-good comedies from the 80s",
-    "Something like Toy Story for a family night"
-  ];
+  // texts: data-* attributes win, then the server's /widget/config (from the catalog)
+  var texts = {
+    title: "Recommendations", launcher: "Ask for a recommendation",
+    placeholder: "What are you looking for?",
+    welcome: "Tell me what you are in the mood for.", examples: []
+  };
+  function own(key) { return data[key] && String(data[key]).trim(); }
+  function applyTexts() {
+    heading.textContent = own("title") || texts.title;
+    launcher.textContent = own("launcher") || texts.launcher;
+    input.setAttribute("placeholder", own("placeholder") || texts.placeholder);
+  }
+  function examples() {
+    if (own("examples")) return own("examples").split("|").map(function (t) { return t.trim(); }).filter(Boolean);
+    return texts.examples || [];
+  }
 
   var CSS = [
     ":host { all: initial; }",
@@ -67,6 +82,10 @@
     ".chips { display: flex; flex-wrap: wrap; gap: 4px; margin: 6px 0 0; padding: 0; list-style: none; }",
     ".chips li { background: #eeedfb; color: #3a2fd1; border-radius: 999px; padding: 1px 8px; font-size: 12px; }",
     ".reason { margin: 6px 0 0; color: #44444f; font-size: 13px; }",
+    ".card .body { display: flex; gap: 10px; align-items: flex-start; }",
+    ".card .body > div { flex: 1; min-width: 0; }",
+    ".card img { width: 56px; height: 80px; object-fit: cover; border-radius: 6px; background: #eeedfb; flex: none; }",
+    ".card a.more { display: inline-block; margin-top: 6px; font-size: 13px; color: #2c22b0; }",
     ".actions { display: flex; gap: 6px; margin-top: 8px; align-items: center; }",
     ".actions button { border: 1px solid #d3d3e0; background: #fff; border-radius: 8px; padding: 6px 10px; font: inherit;",
     "  font-size: 13px; cursor: pointer; min-height: 36px; min-width: 44px; color: #1d1d1f; }",
@@ -116,13 +135,13 @@
 
   var panelId = "recagent-panel";
   var launcher = el("button", { type: "button", className: "launcher", "aria-expanded": "false",
-    "aria-controls": panelId, "aria-label": "Open the recommendations chat", text: "Ask for a movie" });
-  var heading = el("h2", { id: "recagent-title", text: titleText });
+    "aria-controls": panelId, "aria-label": "Open the recommendations chat", text: texts.launcher });
+  var heading = el("h2", { id: "recagent-title", text: texts.title });
   var newBtn = el("button", { type: "button", className: "new", "aria-label": "Start a new conversation", text: "New conversation" });
   var closeBtn = el("button", { type: "button", className: "close", "aria-label": "Close the chat", text: "\u2715" });
   var log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
   var status = el("div", { className: "status", role: "status", "aria-live": "polite" });
-  var input = el("textarea", { id: "recagent-input", rows: "1", placeholder: "What would you like to watch?",
+  var input = el("textarea", { id: "recagent-input", rows: "1", placeholder: texts.placeholder,
     "aria-label": "Your message", maxlength: "2000", autocomplete: "off" });
   var sendBtn = el("button", { type: "submit", className: "send", text: "Send" });
   var form = el("form", { "aria-label": "Send a message" }, [
@@ -150,9 +169,10 @@
   }
 
   function showWelcome() {
-    addMessage("note", "Tell me what you feel like watching \u2014 a mood, a decade, a title you loved.");
-    var box = el("div", { className: "examples" });
-    EXAMPLES.forEach(function (text) {
+    if (log.querySelector(".msg.user")) return;  // a conversation started meanwhile
+    addMessage("note", own("welcome") || texts.welcome);
+    var box = el("div", { className: "examples", role: "group", "aria-label": "Example requests" });
+    examples().forEach(function (text) {
       var b = el("button", { type: "button", text: text });
       b.addEventListener("click", function () { send(text); });
       box.appendChild(b);
@@ -195,6 +215,23 @@
     });
   }
 
+  function safeUrl(u) {
+    return typeof u === "string" && (/^https?:\/\//i.test(u) || /^\/[^\/]/.test(u) || /^data:image\//i.test(u));
+  }
+
+  // the cards of each answer, kept per session so a reload shows them again
+  function cardsKey() { return "recagent-cards:" + endpoint + ":" + sessionId; }
+  function rememberCards(recs) {
+    try {
+      var all = JSON.parse(sessionStorage.getItem(cardsKey()) || "{}");
+      recs.forEach(function (r) { all[r.item_id] = r; });
+      sessionStorage.setItem(cardsKey(), JSON.stringify(all));
+    } catch (e) { /* private mode, full storage: cards are read back from the API instead */ }
+  }
+  function rememberedCards() {
+    try { return JSON.parse(sessionStorage.getItem(cardsKey()) || "{}"); } catch (e) { return {}; }
+  }
+
   function renderCards(recs) {
     var list = el("ul", { className: "cards", "aria-label": "Recommendations" });
     recs.forEach(function (r) {
@@ -209,9 +246,16 @@
         "aria-label": "Dislike " + label, text: "Dislike" });
       likeBtn.addEventListener("click", function () { sendFeedback(r.item_id, "like", label); });
       dislikeBtn.addEventListener("click", function () { sendFeedback(r.item_id, "dislike", label); });
+      var more = null;
+      if (safeUrl(r.link)) {
+        more = el("a", { className: "more", href: r.link, target: "_blank", rel: "noopener noreferrer",
+          "aria-label": "More about " + label + " (opens a new tab)", text: "More about it \u2197" });
+      }
+      var img = safeUrl(r.image) ? el("img", { src: r.image, alt: label, loading: "lazy" }) : null;
       var card = el("li", { className: "card", "data-item-id": r.item_id }, [
-        h, (r.categories && r.categories.length) ? chips : null,
-        r.reason ? el("p", { className: "reason", text: r.reason }) : null,
+        el("div", { className: "body" }, [img, el("div", null, [
+          h, (r.categories && r.categories.length) ? chips : null,
+          r.reason ? el("p", { className: "reason", text: r.reason }) : null, more])]),
         el("div", { className: "actions" }, [likeBtn, dislikeBtn, el("span", { className: "state", "aria-live": "polite" })])
       ]);
       (cardsById[r.item_id] = cardsById[r.item_id] || []).push(card);
@@ -283,7 +327,7 @@
           status.textContent = "Searching the catalog (" + (d.name || "tool") + ")\u2026";
         } else if (parsed.event === "recommendations") {
           if ((d.recommendations || []).length && !cardsShown) {
-            cardsShown = true;
+            cardsShown = true; rememberCards(d.recommendations);
             log.appendChild(renderCards(d.recommendations)); scrollDown();
           }
           status.textContent = "Writing the answer\u2026";
@@ -293,7 +337,7 @@
         } else if (parsed.event === "done") {
           if (!text && d.reply) bubble.textContent = d.reply;
           if (!cardsShown && (d.recommendations || []).length) {
-            cardsShown = true; log.appendChild(renderCards(d.recommendations));
+            cardsShown = true; rememberCards(d.recommendations); log.appendChild(renderCards(d.recommendations));
           }
           panel.setAttribute("data-turns", String(Number(panel.getAttribute("data-turns") || 0) + 1));
           scrollDown();
@@ -351,7 +395,24 @@
       (s.profile && s.profile.liked || []).forEach(function (i) { liked[i] = "like"; });
       (s.profile && s.profile.disliked || []).forEach(function (i) { liked[i] = "dislike"; });
       addMessage("note", "Continuing your conversation \u2014 \u201cNew conversation\u201d starts over.");
-      (s.messages || []).forEach(function (m) { addMessage(m.role === "user" ? "user" : "bot", m.content); });
+      var known = rememberedCards();
+      for (var k = 0; k < (s.messages || []).length; k++) {
+        var m = s.messages[k];
+        addMessage(m.role === "user" ? "user" : "bot", m.content);
+        var ids = m.role === "assistant" ? (m.recommendations || []) : [];
+        if (!ids.length) continue;
+        var recs = await Promise.all(ids.map(function (id) {
+          if (known[id]) return known[id];
+          return fetch(endpoint + "/v1/items/" + encodeURIComponent(id)).then(function (r) {
+            return r.ok ? r.json() : null;
+          }).then(function (v) {
+            return v && { item_id: v.item_id, title: v.title, year: v.year, categories: v.categories || [] };
+          }).catch(function () { return null; });
+        }));
+        recs = recs.filter(Boolean);
+        if (recs.length) log.appendChild(renderCards(recs));
+      }
+      scrollDown();
     } catch (e) {
       sessionId = null; writeSession(null);
       showWelcome();
@@ -370,10 +431,24 @@
     if (ev.key === "Escape") { ev.preventDefault(); setOpen(false); }
   });
 
-  function mount() {
+  async function loadTexts() {
+    try {
+      var res = await fetch(endpoint + "/widget/config");
+      if (res.ok) {
+        var cfg = await res.json();
+        Object.keys(texts).forEach(function (k) { if (cfg[k]) texts[k] = cfg[k]; });
+      }
+    } catch (e) { /* keep the neutral defaults */ }
+    applyTexts();
+  }
+
+  async function mount() {
     document.body.appendChild(host);
-    restore();
+    applyTexts();
     if (data.open === "true") setOpen(true);
+    await loadTexts();
+    await restore();
+    root.setAttribute("data-ready", "true");
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();

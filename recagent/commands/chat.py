@@ -1,18 +1,41 @@
-"""``recagent chat``: talk to the agent in the terminal, in process (``/quit`` ends)."""
+"""``recagent chat``: talk to the agent in the terminal, in process.
+
+Lines starting with ``/`` are commands for the terminal and never sent as requests:
+``/help``, ``/new`` (start a new conversation), ``/quit`` (or ``/exit``, end of input).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from typing import Any, TextIO
 
+COMMANDS = (
+    ("/help", "show this help"),
+    ("/new", "forget this conversation and start a new one"),
+    ("/quit", "leave (also /exit or Ctrl-D)"),
+)
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("chat", help="chat with the agent in this terminal")
+    parser = subparsers.add_parser(
+        "chat",
+        help="chat with the agent in this terminal",
+        description="Chat with the agent in this terminal, in process (no server needed). "
+        "Type a request; /help lists the commands.",
+    )
     parser.add_argument("--user", default=None, help="user id (personalises with their history)")
     parser.add_argument("--trace", action="store_true", help="print each turn's plan")
     parser.set_defaults(func=run)
+
+
+def help_text(plural: str) -> str:
+    lines = [f"Ask for {plural} in your own words: a kind, a period, a title you liked.",
+             "Follow up to refine (\"older\", \"more like the second one\", \"no horror\")."]
+    lines += [f"  {name:<6} {what}" for name, what in COMMANDS]
+    return "\n".join(lines)
 
 
 async def chat(
@@ -23,15 +46,19 @@ async def chat(
     show_trace: bool = False,
     runtime: Any = None,
 ) -> int:
+    from agent.responder import numbered_list
+    from agent.service import AgentError, item_words
     from recagent.runtime import build_runtime
     from recagent.settings import load_settings
 
     own = runtime is None
     if runtime is None:
         runtime = await build_runtime(load_settings())
+    words = item_words(runtime.agent.settings)
     session_id: str | None = None
     try:
-        print("recagent chat - type a request, /quit to leave.", file=out, flush=True)
+        print(f"recagent chat - ask for {words.plural}; /help for commands, /quit to leave.",
+              file=out, flush=True)
         for _ in range(100_000):  # bounded: one turn per input line
             print("> ", end="", file=out, flush=True)
             line = await asyncio.to_thread(lines.readline)
@@ -40,10 +67,22 @@ async def chat(
             text = line.strip()
             if not text:
                 continue
-            if text in ("/quit", "/exit"):
-                break
-            from agent.service import AgentError
-
+            if text.startswith("/"):
+                command = text.split()[0].lower()
+                if command in ("/quit", "/exit", "/q"):
+                    break
+                if command in ("/help", "/?", "/h"):
+                    print(help_text(words.plural), file=out, flush=True)
+                elif command in ("/new", "/reset"):
+                    if session_id is not None:
+                        with contextlib.suppress(AgentError):  # already gone is fine
+                            await runtime.agent.forget(session_id, user_id=user_id)
+                    session_id = None
+                    print("Started a new conversation.", file=out, flush=True)
+                else:
+                    print(f"Unknown command {command}; /help lists the commands.", file=out,
+                          flush=True)
+                continue
             try:
                 result = await runtime.agent.turn(text, session_id=session_id, user_id=user_id)
             except AgentError as exc:
@@ -51,9 +90,8 @@ async def chat(
                 continue
             session_id = result.session_id
             print(result.reply, file=out)
-            for k, rec in enumerate(result.recommendations, 1):
-                year = f" ({rec.year})" if rec.year else ""
-                print(f"  {k:>2}. {rec.title}{year}  [{rec.item_id}]", file=out)
+            if result.recommendations:
+                print(numbered_list(result.recommendations), file=out)
             if show_trace:
                 for attempt in result.trace.get("attempts", []):
                     calls = ", ".join(c["name"] for c in attempt["calls"]) or "(no tools)"

@@ -88,11 +88,15 @@ async def test_fixable_error_goes_back_and_is_fixed(make_agent: Any, bad: AIMess
 
 async def test_fix_retries_are_bounded(make_agent: Any) -> None:
     bad = [plan(("no_such_tool", {"n": k})) for k in range(MAX_FIXES + 1)]
-    model = ScriptedChatModel(script=[*bad, "Sorry."])
+    model = ScriptedChatModel(script=bad)
     agent: Agent = await make_agent(model)
     result = await agent.turn("90s comedies")
-    assert len(result.trace["attempts"]) == MAX_FIXES + 1
-    assert result.recommendations == []
+    # MAX_FIXES repairs, then the offline planner's plan: never an empty turn
+    attempts = result.trace["attempts"]
+    assert len(attempts) == MAX_FIXES + 2 and attempts[-1]["backend"] == "rules"
+    assert result.recommendations and all(
+        "Comedy" in r.categories and 1990 <= (r.year or 0) <= 1999
+        for r in result.recommendations)
     with pytest.raises(UnexpectedCall):  # nothing else was scripted, nothing else was called
         model.invoke("extra")
 
@@ -161,7 +165,7 @@ async def test_llm_error_falls_back_to_rules(make_agent: Any) -> None:
     for rec in result.recommendations:
         assert "Comedy" in rec.categories and "Horror" not in rec.categories
     # the reply is the template (the failing model is not asked again)
-    assert result.reply.startswith("Here are 10 picks")
+    assert "ten picks" in result.reply.lower()
 
 
 async def test_reply_naming_other_items_is_replaced(make_agent: Any) -> None:

@@ -41,7 +41,11 @@ def test_the_whole_data_set_is_imported(fixture: str, request: pytest.FixtureReq
         engine.dispose()
     assert (toy.title, toy.year, toy.rating_count, toy.popularity) == ("Toy Story", 1995, 215, 215)
     assert toy.rating_avg == pytest.approx(3.92093, abs=1e-5)
-    assert toy.attributes == {"imdb_id": "0114709", "tmdb_id": "862"}
+    assert toy.attributes == {
+        "imdb_id": "0114709", "tmdb_id": "862",
+        "imdb_url": "https://www.imdb.com/title/tt0114709/",
+        "tmdb_url": "https://www.themoviedb.org/movie/862",
+    }
     assert genres == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
     assert pixar_tags == {"pixar": 2, "fun": 1}  # "Pixar" and "pixar" counted as one tag
     assert (leon.title, leon.year, leon.title_norm) == (

@@ -762,6 +762,19 @@ def ingest_csv(
     return report
 
 
+def _imdb_url(value: str) -> str | None:
+    digits = value.removeprefix("tt")
+    return f"https://www.imdb.com/title/tt{int(digits):07d}/" if digits.isdigit() else None
+
+
+def _tmdb_url(value: str) -> str | None:
+    return f"https://www.themoviedb.org/movie/{int(value)}" if value.isdigit() else None
+
+
+# links.csv ids -> the pages they name (kept as ``imdb_url`` / ``tmdb_url`` attributes)
+_MOVIELENS_LINKS = {"imdb_id": _imdb_url, "tmdb_id": _tmdb_url}
+
+
 def _read_movielens(directory: Path, batch: _Batch, progress: Progress) -> dict[str, str]:
     movies = directory / "movies.csv"
     by_id: dict[str, _ItemRow] = {}
@@ -799,8 +812,12 @@ def _read_movielens(directory: Path, batch: _Batch, progress: Progress) -> dict[
                 if linked is None:
                     raise IngestError(links, line, f"movieId {movie_id!r} is not in movies.csv")
                 for i, key in extra:
-                    if row[i].strip():
-                        linked.attributes[key] = row[i].strip()
+                    value = row[i].strip()
+                    if value:
+                        linked.attributes[key] = value
+                        url = _MOVIELENS_LINKS[key](value)
+                        if url:
+                            linked.attributes[key[:-3] + "_url"] = url
                 batch.rows += 1
 
     tags = directory / "tags.csv"
