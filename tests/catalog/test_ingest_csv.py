@@ -155,6 +155,14 @@ BAD = [
     ("interactions", "user_id,item_id\n,m1\n", 2, "missing user_id"),
     ("interactions", "user_id,item_id,score\nu1,m1,3\n", 1, "unexpected column(s) score"),
     ("interactions", b"user_id,item_id\nu1,m1\nu\xff,m1\n", 3, "not UTF-8 text (byte 0xff"),
+    # values a database cannot hold are caught while reading, on SQLite and PostgreSQL alike
+    ("interactions", "user_id,item_id,timestamp\nu1,m1,99999999999999999999\n", 2,
+     "timestamp '99999999999999999999' is out of range"),
+    ("interactions", "user_id,item_id,timestamp\nu1,m1,1e300\n", 2, "is out of range"),
+    ("items", "item_id,title\nx1,Ok\nx2,Bad\x00title\n", 3,
+     "control character U+0000 in column 'title'"),
+    ("items", "item_id,title,director\nx1,Ok,A\x1bB\n", 2,
+     "control character U+001B in column 'director'"),
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +47,13 @@ NO_GENRES = "(no genres listed)"
 WRITE_CHUNK = 50_000
 SQLITE_IMPORT_CACHE_KB = 256 * 1024  # an upper bound: pages are only allocated when used
 _PROGRESS_EVERY = 20_000
+
+
+# control characters other than tab, newline and carriage return (NUL breaks PostgreSQL text)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# unix seconds a timestamp may hold: what datetime (and a 64-bit column) can represent
+TS_MIN = -62_135_596_800  # 0001-01-01
+TS_MAX = 253_402_300_799  # 9999-12-31
 
 
 class IngestError(ValueError):
@@ -220,6 +228,13 @@ class _CsvFile:
                     reader.line_num,
                     f"expected {width} fields like the header, found {len(row)}",
                 )
+            for k, cell in enumerate(row):
+                bad = _CONTROL.search(cell)
+                if bad is not None:
+                    raise IngestError(
+                        self.path, reader.line_num,
+                        f"control character U+{ord(bad.group()):04X} in column "
+                        f"{self.header[k]!r} (text must be printable)")
             yield reader.line_num, row
 
 
@@ -254,20 +269,29 @@ def _parse_number(value: str, what: str, path: Path, line: int) -> float | None:
     return number
 
 
+def _in_range(seconds: int, value: str, path: Path, line: int) -> int:
+    if not TS_MIN <= seconds <= TS_MAX:
+        raise IngestError(path, line, f"timestamp {value[:40]!r} is out of range "
+                                      "(unix seconds between the years 1 and 9999)")
+    return seconds
+
+
 def _parse_timestamp(value: str, path: Path, line: int) -> int | None:
     value = value.strip()
     if not value:
         return None
+    seconds: int | None = None
     try:
-        return int(value)
+        seconds = int(value)
     except ValueError:
-        pass
-    try:
-        number = float(value)
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
         if math.isfinite(number):
-            return int(number)
-    except ValueError:
-        pass
+            seconds = int(number) if abs(number) < 1e18 else TS_MAX + 1
+    if seconds is not None:
+        return _in_range(seconds, value, path, line)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -393,6 +417,9 @@ def _read_interactions(
                     ts = int(row[its])
                 except ValueError:
                     ts = _parse_timestamp(row[its], path, line)
+                else:
+                    if not TS_MIN <= ts <= TS_MAX:
+                        _in_range(ts, row[its], path, line)
             append((user, item, rating, ts))
             n += 1
             if n % _PROGRESS_EVERY == 0:
