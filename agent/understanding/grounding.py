@@ -19,6 +19,7 @@ of time, and ordinal references to the last list (see :mod:`agent.understanding.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -113,7 +114,7 @@ class Grounder:
     def __init__(self, vocab: Vocabulary, nouns: tuple[str, ...] = ()) -> None:
         self.vocab = vocab
         self.nouns = frozenset(n.casefold() for n in nouns)
-        self._title_first = {k.split()[0] for k in vocab.titles if k}
+        self._sorted_titles = sorted(vocab.titles)
 
     # ---- entry point -------------------------------------------------------------------
     def ground(self, text: str) -> Grounding:
@@ -241,8 +242,29 @@ class Grounder:
             if hit is None:
                 i += 1
                 continue
-            self._add_title(g, used, i, hit, self._evidence(toks, i, hit))
+            sequel = self._sequel(toks, i, hit, used)
+            if sequel is not None:  # "Terminator 2": the title that goes on with the number
+                hit, key = sequel
+                self._add_title(g, used, i, hit, "sequel", key=key)
+            else:
+                self._add_title(g, used, i, hit, self._evidence(toks, i, hit))
             i = hit
+
+    def _sequel(self, toks: list[Token], start: int, end: int, used: list[bool]
+                ) -> tuple[int, str] | None:
+        """A title followed by a number ("Terminator 2", "Toy Story 3") that starts a longer
+        catalog title ("terminator 2 judgment day"): (end of the number, that title)."""
+        if end >= len(toks) or used[end] or not toks[end].low.isdigit() or len(toks[end].low) > 2:
+            return None
+        prefix = norm(" ".join(t.text for t in toks[start:end + 1]))
+        k = bisect.bisect_left(self._sorted_titles, prefix)
+        found = []
+        while k < len(self._sorted_titles) and self._sorted_titles[k].startswith(prefix):
+            key = self._sorted_titles[k]
+            if key == prefix or key[len(prefix)] == " ":
+                found.append(key)
+            k += 1
+        return (end + 1, min(found, key=len)) if found else None
 
     def _evidence(self, toks: list[Token], start: int, end: int) -> str:
         content = [t for t in toks[start:end] if t.is_word and t.low not in stop_words()] or [

@@ -26,7 +26,9 @@ V = Vocabulary.from_lists(
             ("4", "Up (2009)"), ("5", "Better Off Dead (1985)"), ("6", "Man (2010)"),
             ("7", "Hot Fuzz (2007)"), ("8", "Ride Along (2014)"), ("9", "Her (2013)"),
             ("10", "Halloween (2007)"), ("11", "Head Above Water (1996)"),
-            ("12", "Date Night (2010)"), ("13", "It (2017)")],
+            ("12", "Date Night (2010)"), ("13", "It (2017)"),
+            ("14", "Toy Story 2 (1999)"), ("15", "Terminator 2: Judgment Day (1991)"),
+            ("16", "Terminator, The (1984)")],
     year_min=1900, year_max=2018,
 )
 ALL_TOOLS = {"lookup_items", "item_info", "filter_items", "search_text", "similar_items",
@@ -112,6 +114,9 @@ def test_mention_spans_cover_title_and_year() -> None:
     ("We loved Up (2009) with the kids", ["4"]),
     ("something for date night", []),
     ("have you seen the matirx?", ["1"]),  # a typo of a title
+    ("I loved Toy Story 2", ["14"]),  # the number belongs to the title
+    ("more like Terminator 2", ["15"]),  # ... also when the title goes on after it
+    ("The Terminator, but newer", ["16"]),
 ])
 def test_titles_need_evidence_for_how_ordinary_their_words_are(text: str, expected: list[str]
                                                               ) -> None:

@@ -133,8 +133,9 @@ def search_text(
     ids = ([h.item_id for h in hits] + rest)[:limit]
     ctx.bus.rank("search_text", ids, [score.get(i, 0.0) for i in ids], detail=query)
     if not hits:
-        ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
-        if query not in ctx.notes.unresolved:
+        ctx.notes.messages.append(f"search_text matched nothing here: {query!r}")
+        # "not found" only when nothing in the whole catalog matches (here: only reordered)
+        if not index.search(query, n=1) and query not in ctx.notes.unresolved:
             ctx.notes.unresolved.append(query)
     if avoid:
         return _push_down(ctx, index, avoid, include_shown, limit)
