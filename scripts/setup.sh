@@ -12,7 +12,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24.2"
 echo "installing recagent and its dependencies into .venv (a minute or two the first time)..."
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,spark]"
   for plugin in examples/plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && .venv/bin/python -m pip install --quiet --no-deps -e "$plugin"
   done

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from recagent.commands._model_args import add_model_arguments, models_and_seed
 
@@ -15,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(p)
     p.add_argument("--json", type=Path, default=DEFAULT_JSON,
                    help=f"where to write the results as JSON (default: {DEFAULT_JSON})")
+    from recagent.commands.train import add_engine_arguments
+
+    add_engine_arguments(p)
     p.set_defaults(func=_evaluate)
 
 
@@ -23,6 +27,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import os
 
     from recagent.cli import CliError
+    from recagent.commands.train import check_engine_arguments
     from recagent.settings import load_settings
     from tools.catalog.db import ensure_schema, make_engine
     from tools.recommenders.data import load_log
@@ -30,6 +35,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     models, seed = models_and_seed(args, settings)
+    check_engine_arguments(args)
     engine = make_engine(settings.database_url)
     try:
         ensure_schema(engine)
@@ -39,7 +45,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if len(log) == 0:
         raise CliError("the catalog has no interactions; import some first (`recagent ingest ...`)")
     try:
-        result = evaluate(log, models=models, seed=seed, min_rating=args.min_rating)
+        if args.engine == "spark":
+            result = _evaluate_spark(args, log, models, seed)
+        else:
+            result = evaluate(log, models=models, seed=seed, min_rating=args.min_rating)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(format_table(result))
@@ -50,3 +59,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     os.replace(tmp, out)  # never a half-written file
     print(f"\nwritten to {out}")
     return 0
+
+
+def _evaluate_spark(args: argparse.Namespace, log: Any, models: list[str],
+                    seed: int) -> dict[str, Any]:
+    """The local models (``--models``) and ``als-spark`` (ALS fitted on Spark) on the same
+    leave-last-out split, in one table."""
+    from recagent.cli import CliError
+    from recagent.commands.train import spark_conf
+    from tools.recommenders.spark_training import (
+        DEFAULT_MASTER,
+        SparkUnavailableError,
+        evaluate_spark,
+    )
+
+    try:
+        return evaluate_spark(log, master=args.master or DEFAULT_MASTER, seed=seed,
+                              min_rating=args.min_rating, local_models=models,
+                              conf=spark_conf(args))
+    except SparkUnavailableError as exc:
+        raise CliError(str(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from recagent.commands._model_args import add_model_arguments, models_and_seed
 
@@ -13,7 +14,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true",
                    help="skip the offline evaluation (no metrics in meta.json)")
     p.add_argument("--quiet", action="store_true", help="print only the artifact path")
+    add_engine_arguments(p)
+    p.add_argument("--interactions", action="append", default=None, metavar="FILE",
+                   help="--engine spark: read the interactions from this Parquet/CSV file or "
+                        "folder instead of the catalog database (repeatable)")
     p.set_defaults(func=_train)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--master`` and ``--spark-conf`` (shared with ``recagent evaluate``)."""
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local: implicit in this process (default); spark: ALS on Apache Spark "
+                        "MLlib (needs the `spark` extra and Java 17+)")
+    p.add_argument("--master", default=None,
+                   help="--engine spark: Spark master URL, e.g. local[2], spark://HOST:7077, "
+                        "yarn, k8s://https://HOST:443 (default: local[*])")
+    p.add_argument("--spark-conf", action="append", default=None, metavar="KEY=VALUE",
+                   help="--engine spark: extra Spark configuration (repeatable), "
+                        "e.g. spark.driver.memory=8g")
+
+
+def spark_conf(args: argparse.Namespace) -> dict[str, str]:
+    from recagent.cli import CliError
+
+    out = {}
+    for item in args.spark_conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--spark-conf: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def check_engine_arguments(args: argparse.Namespace) -> None:
+    from recagent.cli import CliError
+
+    if args.engine != "spark":
+        for flag, value in (("--master", args.master), ("--spark-conf", args.spark_conf),
+                            ("--interactions", getattr(args, "interactions", None))):
+            if value:
+                raise CliError(f"{flag} needs --engine spark")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -27,6 +67,9 @@ def _train(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     models, seed = models_and_seed(args, settings)
+    check_engine_arguments(args)
+    if args.engine == "spark":
+        return _train_spark(args, settings, seed)
     engine = make_engine(settings.database_url)
     try:
         ensure_schema(engine)
@@ -55,4 +98,53 @@ def _train(args: argparse.Namespace) -> int:
         m = metrics.get(name)
         if m:
             print(f"  {name:<12} hr@10 {m['hr@10']:.4f}  ndcg@10 {m['ndcg@10']:.4f}")
+    return 0
+
+
+def _train_spark(args: argparse.Namespace, settings: Any, seed: int) -> int:
+    import time
+
+    from recagent.cli import CliError
+    from tools.catalog.db import ensure_schema, make_engine
+    from tools.recommenders.artifacts import read_meta
+    from tools.recommenders.spark_training import (
+        DEFAULT_MASTER,
+        SparkUnavailableError,
+        train_spark,
+    )
+    from tools.recommenders.training import NoInteractionsError
+
+    if args.models and [m.strip() for m in args.models.split(",") if m.strip()] != ["als"]:
+        raise CliError("--engine spark fits ALS only (the artifact also gets popularity and "
+                       "the text index); drop --models or use --models als")
+    engine = make_engine(settings.database_url)
+    start = time.perf_counter()
+    try:
+        ensure_schema(engine)
+        path = train_spark(settings.model_dir, engine=engine,
+                           interactions=args.interactions or (),
+                           master=args.master or DEFAULT_MASTER, seed=seed,
+                           min_rating=args.min_rating, progress=not args.quiet,
+                           evaluate=not args.no_eval, conf=spark_conf(args))
+    except SparkUnavailableError as exc:
+        raise CliError(str(exc)) from None
+    except (NoInteractionsError, FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    finally:
+        engine.dispose()
+    total = time.perf_counter() - start
+    if args.quiet:
+        print(path)
+        return 0
+    meta = read_meta(path)
+    print(f"artifact: {path}")
+    print(f"engine: spark {meta['spark']['version']} on {meta['spark']['master']}")
+    print(f"data: {meta['data']['interactions']} interactions, {meta['data']['users']} users, "
+          f"{meta['data']['items']} items (fingerprint {meta['fingerprint'][:12]})")
+    for key, value in meta["timings"].items():
+        print(f"  {key.removesuffix('_s'):<16} {value:8.2f} s")
+    print(f"  {'total':<16} {total:8.2f} s")
+    m = meta.get("metrics", {}).get("als")
+    if m:
+        print(f"  {'als (spark)':<12} hr@10 {m['hr@10']:.4f}  ndcg@10 {m['ndcg@10']:.4f}")
     return 0
