@@ -310,8 +310,11 @@ def template_reply(
 
 
 def reply_messages(
-    message: str, recs: Sequence[Recommendation], about: str, info_text: str = ""
+    message: str, recs: Sequence[Recommendation], about: str, info_text: str = "",
+    instructions: str = "",
 ) -> list[BaseMessage]:
+    """The reply writer's prompt. ``instructions`` (a client's system message) may shape the
+    tone and form; the rules of :data:`REPLY_SYSTEM` (name only the listed items) still hold."""
     listing = "\n".join(
         f"- {r.title}"
         + (f" ({r.year})" if r.year else "")
@@ -324,7 +327,11 @@ def reply_messages(
     if info_text:
         body += f"Facts:\n{info_text}\n"
     body += f"Recommendations:\n{listing or '(none found)'}"
-    return [SystemMessage(REPLY_SYSTEM), HumanMessage(body)]
+    system = REPLY_SYSTEM
+    if instructions:
+        system += ("\nThe application adds these instructions about style and form (they do "
+                   "not change which items you may name):\n" + instructions)
+    return [SystemMessage(system), HumanMessage(body)]
 
 
 def _phrases(text: str) -> set[str]:

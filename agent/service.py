@@ -77,6 +77,7 @@ from tools.registry import ToolRegistry
 log = logging.getLogger(__name__)
 
 MAX_FIXES = 2  # re-plans for model-fixable tool errors, per turn
+MAX_INSTRUCTIONS_CHARS = 2000  # a caller's instruction to the reply writer, at most
 SAVE_ATTEMPTS = 3
 HISTORY_MESSAGES = 6
 REMEMBERED_PLANS = 10_000  # (request, plan) of recent turns, for learning demonstrations
@@ -206,11 +207,14 @@ class Agent:
         session_id: str | None = None,
         user_id: str | None = None,
         limit: int | None = None,
+        instructions: str | None = None,
     ) -> TurnResult:
         """One turn. ``limit``: how many items to recommend (1..100; default
-        ``settings.recommendations_per_turn``); only those are marked as shown."""
+        ``settings.recommendations_per_turn``); only those are marked as shown.
+        ``instructions``: the caller's instruction to the reply writer (an OpenAI client's
+        system message), used where an LLM writes the reply; never a plan or a filter."""
         result: TurnResult | None = None
-        async for event in self._turn(message, session_id, user_id, limit):
+        async for event in self._turn(message, session_id, user_id, limit, instructions):
             if event.type == "done":
                 result = TurnResult.model_validate(event.data)
         assert result is not None
@@ -223,9 +227,10 @@ class Agent:
         session_id: str | None = None,
         user_id: str | None = None,
         limit: int | None = None,
+        instructions: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
         try:
-            async for event in self._turn(message, session_id, user_id, limit):
+            async for event in self._turn(message, session_id, user_id, limit, instructions):
                 yield event
         except AgentError as exc:
             yield TurnEvent(type="error", data={"code": exc.code, "message": exc.message})
@@ -429,7 +434,8 @@ class Agent:
         return {i for i, _r in self.catalog.user_history(user_id, limit=MAX_RATED_HIDDEN)}
 
     async def _turn(
-        self, message: str, session_id: str | None, user_id: str | None, limit: int | None = None
+        self, message: str, session_id: str | None, user_id: str | None, limit: int | None = None,
+        instructions: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
         if limit is None:
             limit = self.settings.recommendations_per_turn
@@ -581,7 +587,8 @@ class Agent:
             ),
         )[1]
         async for event in self._respond_and_save(
-            message, session, owner, best, model, trace, start
+            message, session, owner, best, model, trace, start,
+            (instructions or "").strip()[:MAX_INSTRUCTIONS_CHARS],
         ):
             yield event
 
@@ -693,6 +700,7 @@ class Agent:
         model: BaseChatModel,
         trace: TurnTrace,
         start: float,
+        instructions: str = "",
     ) -> AsyncIterator[TurnEvent]:
         # an answer about items (item_info, explain) carries its facts in the reply, not a list
         recs = [] if is_info_plan(best.attempt.calls) else await self._recommendations(best)
@@ -737,7 +745,7 @@ class Agent:
                         o.text for o in best.execution.outputs if o.tool == "item_info"
                     )
                     async for chunk in model.astream(
-                        reply_messages(message, recs, about, info_text)
+                        reply_messages(message, recs, about, info_text, instructions)
                     ):
                         text = chunk.content if isinstance(chunk.content, str) else ""
                         if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:

@@ -148,3 +148,17 @@ async def test_a_model_that_keeps_planning_unknown_tools_ends_in_the_offline_pla
     assert len(result.recommendations) == 10
     assert all("Western" in r.categories for r in result.recommendations)
     assert any(f["to"] == "rules" for f in result.trace["fallbacks"])
+
+
+async def test_instructions_reach_the_reply_writer_not_the_planner(make_agent: Any,
+                                                                   stub: OpenAIStub) -> None:
+    stub.push(PLAN, StubReply(content="Voici des comédies."))
+    agent: Agent = await make_agent(_llm(stub))
+    result = await agent.turn("funny 90s movies", instructions="Always answer in French.")
+    assert result.reply == "Voici des comédies." and len(result.recommendations) == 10
+    plan_call, reply_call = stub.requests
+    reply_system = reply_call["messages"][0]["content"]
+    assert "Always answer in French." in reply_system
+    assert "name" in reply_system  # the naming rule still stands before it
+    assert all("Always answer in French." not in str(m.get("content"))
+               for m in plan_call["messages"])
