@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from agent.vocabulary import Vocabulary
 
 
+# what one call may generate: a plan is a few hundred tokens, a reply a few sentences
+MAX_OUTPUT_TOKENS = 1024
+
+
 def is_rules(model: BaseChatModel) -> bool:
     from agent.rules import RulesPlanner
 
@@ -59,4 +63,5 @@ def make_chat_model(settings: Settings, *, vocabulary: Vocabulary | None = None)
         use_responses_api=False,
         stream_usage=True,
         temperature=0,
+        max_tokens=MAX_OUTPUT_TOKENS,
     )

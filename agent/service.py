@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 
 MAX_FIXES = 2  # re-plans for model-fixable tool errors, per turn
 MAX_INSTRUCTIONS_CHARS = 2000  # a caller's instruction to the reply writer, at most
+MAX_REPLY_CHARS = 4000  # an LLM-written reply, at most (the model is also capped in tokens)
 SAVE_ATTEMPTS = 3
 HISTORY_MESSAGES = 6
 REMEMBERED_PLANS = 10_000  # (request, plan) of recent turns, for learning demonstrations
@@ -751,6 +752,13 @@ class Agent:
                         if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
                             tin, tout = _usage(chunk)
                         if text:
+                            room = MAX_REPLY_CHARS - sum(len(t) for t in streamed)
+                            if room <= 0:
+                                trace.fallbacks.append(Fallback(
+                                    "respond", f"reply cut at {MAX_REPLY_CHARS} characters",
+                                    "truncated"))
+                                break  # a runaway model: the reply stops here
+                            text = text[:room]
                             streamed.append(text)
                             yield TurnEvent(type="delta", data={"text": text})
                 trace.llm_calls.append(

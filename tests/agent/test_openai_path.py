@@ -162,3 +162,16 @@ async def test_instructions_reach_the_reply_writer_not_the_planner(make_agent: A
     assert "name" in reply_system  # the naming rule still stands before it
     assert all("Always answer in French." not in str(m.get("content"))
                for m in plan_call["messages"])
+
+
+async def test_a_runaway_reply_is_cut(make_agent: Any, stub: OpenAIStub) -> None:
+    from agent.service import MAX_REPLY_CHARS
+
+    stub.push(PLAN, StubReply(content="blah " * 400_000))  # a 2 MB reply
+    agent: Agent = await make_agent(_llm(stub))
+    result = await agent.turn("funny 90s movies")
+    assert len(result.reply) <= MAX_REPLY_CHARS and result.recommendations
+    assert any(f["to"] == "truncated" for f in result.trace["fallbacks"])
+    for request in stub.requests[:2]:  # the client caps what the model may generate
+        assert (request.get("max_tokens") or request.get("max_completion_tokens") or 0) > 0
+    assert len(str(result.trace)) < 50_000  # the trace does not repeat it
