@@ -63,5 +63,5 @@ def make_chat_model(settings: Settings, *, vocabulary: Vocabulary | None = None)
         use_responses_api=False,
         stream_usage=True,
         temperature=0,
-        max_tokens=MAX_OUTPUT_TOKENS,
+        max_completion_tokens=MAX_OUTPUT_TOKENS,
     )
