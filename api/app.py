@@ -6,8 +6,8 @@ environment, read once.
 
 Middleware, outermost first: CORS (origins from ``RECAGENT_CORS_ORIGINS``; none = no CORS
 headers) -> request context (``X-Request-ID``, JSON access log, HTTP metrics, last-resort
-JSON 500) -> per-client rate limit on ``/v1/*`` -> request-body limit (admin key checked
-before the body) -> the routes.
+JSON 500) -> per-client rate limit on ``/v1/*`` -> API keys on ``/v1`` (``api.identity``) ->
+request-body limit (admin key checked before the body) -> the routes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.admission import TurnGate
 from api.errors import install_error_handlers
+from api.identity import ApiKeyAuth, startup_line
 from api.limits import BodyLimit
 from api.metrics import Metrics
 from api.middleware import RequestContext
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info(startup_line(settings))
         if runtime is not None:
             app.state.runtime = runtime
             yield
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
     _include_routes(app)
 
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(ApiKeyAuth, settings=settings)  # the key before the body is read
     buckets = TokenBuckets(settings.rate_limit_per_minute)
     app.add_middleware(RateLimitMiddleware, buckets=buckets,
                        on_limited=app_metrics.errors.labels("rate_limited").inc)
@@ -99,8 +102,9 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Content-Type", "Authorization", "X-Request-ID", "X-Session-ID",
-                           "X-User-ID"],
-            expose_headers=["X-Request-ID", "X-Session-ID", "Retry-After"],
+                           "X-User-ID", "X-User-Token", "X-Session-Token"],
+            expose_headers=["X-Request-ID", "X-Session-ID", "X-Session-Token",
+                            "Retry-After"],
             max_age=600,
         )
     return app

@@ -9,8 +9,9 @@ histories, hence different digests: they never mix.
 
 * Only ``user`` and ``assistant`` messages count (system prompts change between UIs and
   versions); each text is whitespace-normalised (UIs trim and re-wrap).
-* ``scope`` is the caller's identity: the ``user`` field when given, else a hash of the bearer
-  API key, else one anonymous scope. A digest never crosses scopes.
+* ``scope`` is the caller's proven identity (:class:`api.identity.Identity` ``.principal``:
+  tenant + user, a key's tenant, or an anonymous token's digest). A digest never crosses
+  scopes.
 * When two different sessions of one scope produce the very same history (the same opening
   message answered with the same reply), the digest is marked ambiguous and the next request
   with that history starts a new session: never guess and mix.
@@ -48,17 +49,6 @@ return 1
 
 def normalise(text: str) -> str:
     return " ".join(text.split())
-
-
-def scope_of(user: str | None, authorization: str | None) -> str:
-    """The caller's identity as an index scope (never the raw key)."""
-    if user:
-        return "u:" + user
-    if authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-        if key:
-            return "k:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-    return "anon"
 
 
 def digest(scope: str, turns: Sequence[tuple[str, str]]) -> str:

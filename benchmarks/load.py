@@ -260,6 +260,9 @@ async def run_level(url: str, concurrency: int, duration: float, max_requests: i
     async def user(k: int) -> None:
         rng = random.Random(seed * 1000 + k)
         conn = Connection(host, int(port))
+        # the virtual user's anonymous browser token: its sessions are bound to it (the
+        # service would mint one per new session otherwise, see api/identity.py)
+        token = f"load-{seed}-{k}-" + "0" * 16
         session: str | None = None
         turns_left = 0
         try:
@@ -268,7 +271,8 @@ async def run_level(url: str, concurrency: int, duration: float, max_requests: i
                 if turns_left <= 0:
                     session, turns_left = None, rng.randint(1, 3)
                 body: dict[str, Any] = {"message": rng.choice(FOLLOW_UPS if session
-                                                              else OPENERS)}
+                                                              else OPENERS),
+                                        "session_token": token}
                 if session:
                     body["session_id"] = session
                 t0 = time.perf_counter()

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0)
     model_dir: Path = Path("var/models")
     admin_api_key: SecretStr | None = None
+    # identity (api/identity.py): server-to-server keys, kept only as sha256 digests
+    # ((tenant, hex digest) pairs); the widget's HMAC secret; consent to serve without either
+    # on a non-loopback address
+    api_keys: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
+    widget_secret: SecretStr | None = None
+    allow_unauthenticated: bool = False
     plugins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_message_chars: int = Field(default=2000, ge=1)
@@ -70,6 +76,52 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _hash_keys(cls, value: Any) -> Any:
+        """``tenant:key`` or ``key`` (tenant ``default``), comma separated; a key may be
+        given as ``sha256:<64 hex>`` (its digest) so that the plain key is never in the
+        environment. Only digests are kept."""
+        import hashlib
+        import re
+
+        if value is None or value == "":
+            return ()
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        out: list[tuple[str, str]] = []
+        for entry in value:
+            if isinstance(entry, (tuple, list)):  # already parsed (tenant, digest)
+                out.append((str(entry[0]), str(entry[1])))
+                continue
+            text = str(entry)
+            tenant, key = "default", text
+            if text.count(":") >= 1 and not text.startswith("sha256:"):
+                tenant, key = text.split(":", 1)
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", tenant):
+                raise ValueError("a tenant is 1-64 of A-Za-z0-9_.-")
+            if key.startswith("sha256:") and re.fullmatch(r"[0-9a-f]{64}", key[7:]):
+                out.append((tenant, key[7:]))
+                continue
+            if len(key) < 16:
+                raise ValueError("an API key must have at least 16 characters")
+            out.append((tenant, hashlib.sha256(key.encode()).hexdigest()))
+        return tuple(out)
+
+    @field_validator("widget_secret")
+    @classmethod
+    def _check_widget_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the widget secret must have at least 16 characters")
+        return value
+
+    @property
+    def identity_configured(self) -> bool:
+        """API keys or a widget secret are set: user ids must be proven."""
+        return bool(self.api_keys) or self.widget_secret is not None
 
     @field_validator("llm")
     @classmethod

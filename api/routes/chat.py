@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -14,8 +14,10 @@ from agent.types import TurnResult
 from api.admission import TurnGate
 from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
 from api.errors import ApiError, classify, error_body, from_agent, session_not_found
+from api.identity import Identity, bind_new, check_access, identify, token_headers
 from api.metrics import Metrics
 from api.sse import SSE_HEADERS, sse_event
+from memory.session import new_session_id
 from recagent.settings import Settings
 
 router = APIRouter(tags=["chat"])
@@ -32,7 +34,16 @@ class ChatRequest(BaseModel):
     user_id: str | None = Field(
         default=None, pattern=ID_PATTERN,
         description="the caller's user id: personalises with the user's history and makes "
-                    "the session readable only with the same user id")
+                    "the session readable only with the same identity. With API keys or a "
+                    "widget secret configured it must be proven: an API key, or `user_token`")
+    user_token: str | None = Field(
+        default=None, max_length=128,
+        description="hex HMAC-SHA256 of `user_id` with the widget secret, made by the host "
+                    "site's backend (or the `X-User-Token` header)")
+    session_token: str | None = Field(
+        default=None, max_length=128,
+        description="the anonymous browser token returned when the session was started "
+                    "(or the `X-Session-Token` header, or its cookie)")
     limit: int | None = Field(
         default=None, ge=1, le=100, strict=True,
         description="how many items to recommend this turn (1..100; default: the server's "
@@ -41,34 +52,51 @@ class ChatRequest(BaseModel):
 
 async def require_session(runtime: Any, session_id: str, user_id: str | None) -> None:
     """404 unless the session exists and ``user_id`` may use it (a foreign session looks
-    exactly like an unknown one)."""
+    exactly like an unknown one). Store-level check only; routes use
+    :func:`api.identity.check_access`, which also checks the session's bound identity."""
     session = await runtime.sessions.get(session_id, user_id=user_id)
     if session is None:
         raise session_not_found()
 
 
+async def _session_for(request: Request, runtime: Any, body: ChatRequest) -> tuple[
+        Identity, str]:
+    """The caller and the session its turn goes to: an existing one it may use (404
+    otherwise), or a new id bound to it before the turn starts."""
+    identity = identify(request, user_id=body.user_id, token=body.user_token,
+                        session_token=body.session_token)
+    if body.session_id:
+        await check_access(request, runtime, body.session_id, identity)
+        return identity, body.session_id
+    session_id = new_session_id()
+    await bind_new(request, runtime, session_id, identity)
+    return identity, session_id
+
+
 @router.post("/v1/chat", response_model=TurnResult, summary="One chat turn")
 async def chat(
     body: ChatRequest,
+    request: Request,
     runtime: Any = Depends(get_runtime),
     settings: Settings = Depends(get_settings),
     metrics: Metrics = Depends(get_metrics),
     gate: TurnGate = Depends(get_gate),
 ) -> Response:
     message = check_message(body.message, settings)
-    if body.session_id:
-        await require_session(runtime, body.session_id, body.user_id)
+    identity, session_id = await _session_for(request, runtime, body)
     try:
         async with gate.slot():
             result: TurnResult = await runtime.agent.turn(
-                message, session_id=body.session_id, user_id=body.user_id, limit=body.limit)
+                message, session_id=session_id, user_id=identity.user_id, limit=body.limit)
     except Exception:
         metrics.failed_turn("chat")
         raise
     metrics.observe_turn("chat", result.trace)
     # already a validated TurnResult: serialize once, skip FastAPI's re-validation
-    return Response(result.model_dump_json(), media_type="application/json",
-                    headers={"X-Session-ID": result.session_id})
+    response = Response(result.model_dump_json(), media_type="application/json",
+                        headers={"X-Session-ID": result.session_id})
+    token_headers(request, identity, response)
+    return response
 
 
 @router.post(
@@ -82,6 +110,7 @@ async def chat(
 )
 async def chat_stream(
     body: ChatRequest,
+    request: Request,
     runtime: Any = Depends(get_runtime),
     settings: Settings = Depends(get_settings),
     metrics: Metrics = Depends(get_metrics),
@@ -90,15 +119,16 @@ async def chat_stream(
     # everything that can be refused is refused here, before the stream starts (a real
     # HTTP status); afterwards failures arrive as an `error` event
     message = check_message(body.message, settings)
-    if body.session_id:
-        await require_session(runtime, body.session_id, body.user_id)
-    events = runtime.agent.stream(message, session_id=body.session_id, user_id=body.user_id,
+    identity, session_id = await _session_for(request, runtime, body)
+    events = runtime.agent.stream(message, session_id=session_id, user_id=identity.user_id,
                                   limit=body.limit)
-    return StreamingResponse(
+    response = StreamingResponse(
         stream_turn(events, metrics, "stream", gate),
         media_type="text/event-stream",
-        headers=SSE_HEADERS,
+        headers={**SSE_HEADERS, "X-Session-ID": session_id},
     )
+    token_headers(request, identity, response)
+    return response
 
 
 def error_event_data(data: dict[str, Any]) -> dict[str, Any]:

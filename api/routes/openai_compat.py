@@ -8,7 +8,8 @@ continues (see :mod:`api.openai_conversations`):
 1. an explicit session -- the ``X-Session-ID`` header, else ``metadata.session_id`` (404 if
    unknown or another user's);
 2. else the session whose stored history matches the request's prior user/assistant
-   messages, within the caller's identity (``user`` field, else the bearer key);
+   messages, within the caller's proven identity (:mod:`api.identity`: the API key's
+   tenant and the ``user`` field, a widget-verified user, or an anonymous token);
 3. else a new session (the request has no prior turns, or they match nothing).
 
 The answer's content is the reply followed by a short markdown list of the recommendations
@@ -49,10 +50,11 @@ from agent.types import TurnResult
 from api.admission import TurnGate
 from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
 from api.errors import ApiError, classify, count_error, from_agent
+from api.identity import Identity, bind_new, check_access, identify, token_headers
 from api.metrics import Metrics
 from api.openai_background import background_answer, is_background
-from api.openai_conversations import AMBIGUOUS, digest, index_for, scope_of
-from api.routes.chat import ID_PATTERN, require_session
+from api.openai_conversations import AMBIGUOUS, digest, index_for
+from api.routes.chat import ID_PATTERN
 from api.sse import SSE_HEADERS, sse_event
 from memory.session import SessionAccessDenied, new_session_id
 from recagent.settings import Settings
@@ -322,25 +324,29 @@ class _Conversation:
                  body: CompletionRequest) -> None:
         self.index = index_for(request.app.state, runtime)
         self.ttl_s = settings.session_ttl_s
-        self.scope = scope_of(body.user, request.headers.get("authorization"))
+        self.identity: Identity = identify(request, user_id=body.user)
+        self.scope = self.identity.principal or "anon"
         self.prior = [(m.role, _text(m.content)) for m in body.messages[:-1]
                       if m.role in ("user", "assistant")]
 
     async def resolve(self, runtime: Any, request: Request, body: CompletionRequest) -> str:
         explicit = _explicit_session(request, body)
         if explicit:
-            await require_session(runtime, explicit, body.user)
+            await check_access(request, runtime, explicit, self.identity)
             return explicit
         if self.prior:
             found = await self.index.find(digest(self.scope, self.prior))
             if found and found != AMBIGUOUS:
                 try:
-                    if await runtime.sessions.get(found, user_id=body.user) is not None:
-                        return found
-                except SessionAccessDenied:  # not this caller's: start afresh, say nothing
-                    pass
-
-        return new_session_id()
+                    await check_access(request, runtime, found, self.identity)
+                    return found
+                except (SessionAccessDenied, ApiError) as exc:
+                    # not this caller's (or gone): start afresh, say nothing
+                    if isinstance(exc, ApiError) and exc.status != 404:
+                        raise
+        session_id = new_session_id()
+        await bind_new(request, runtime, session_id, self.identity)
+        return session_id
 
     async def remember(self, message: str, content: str, session_id: str) -> None:
         """Index the conversation as the client will send it back. The turn is already
@@ -390,15 +396,18 @@ async def chat_completions(
     session_id = await conversation.resolve(runtime, request, body)
 
     if body.stream:
-        events = runtime.agent.stream(message, session_id=session_id, user_id=body.user)
+        events = runtime.agent.stream(message, session_id=session_id,
+                                      user_id=conversation.identity.user_id)
         frames = out.turn_frames(events, metrics, message, conversation)
-        return StreamingResponse(_gated(gate, frames), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, "X-Session-ID": session_id})
+        streamed = StreamingResponse(_gated(gate, frames), media_type="text/event-stream",
+                                     headers={**SSE_HEADERS, "X-Session-ID": session_id})
+        token_headers(request, conversation.identity, streamed)
+        return streamed
 
     try:
         async with gate.slot():
-            result: TurnResult = await runtime.agent.turn(message, session_id=session_id,
-                                                          user_id=body.user)
+            result: TurnResult = await runtime.agent.turn(
+                message, session_id=session_id, user_id=conversation.identity.user_id)
     except Exception:
         metrics.failed_turn("openai")
         raise
@@ -408,7 +417,9 @@ async def chat_completions(
                              session_id=result.session_id, recommendations=recs)
     await conversation.remember(message, payload["choices"][0]["message"]["content"],
                                 result.session_id)
-    return JSONResponse(payload, headers={"X-Session-ID": result.session_id})
+    response = JSONResponse(payload, headers={"X-Session-ID": result.session_id})
+    token_headers(request, conversation.identity, response)
+    return response
 
 
 async def _gated(gate: TurnGate, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

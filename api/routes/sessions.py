@@ -1,15 +1,16 @@
-"""Sessions: read, forget, feedback. A session owned by a user is reachable only with that
-``user_id``; a foreign session answers exactly like an unknown one (404)."""
+"""Sessions: read, forget, feedback. A session is reachable only by the identity it is bound
+to (``api.identity``); a foreign session answers exactly like an unknown one (404)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import call_blocking, get_runtime
 from api.errors import ApiError, session_not_found
+from api.identity import Identity, check_access, identify
 from api.routes.chat import ID_PATTERN
 from memory.session import Feedback, FeedbackSignal, Message, SessionProfile
 
@@ -36,6 +37,8 @@ class FeedbackRequest(BaseModel):
     item_id: str = Field(min_length=1, max_length=128)
     signal: FeedbackSignal
     user_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    user_token: str | None = Field(default=None, max_length=128)
+    session_token: str | None = Field(default=None, max_length=128)
 
 
 class FeedbackResponse(BaseModel):
@@ -53,22 +56,32 @@ async def _load(runtime: Any, session_id: str, user_id: str | None) -> Any:
     return session
 
 
+async def _checked(request: Request, runtime: Any, session_id: str,
+                   user_id: str | None) -> tuple[Identity, Any]:
+    identity = identify(request, user_id=user_id)
+    return identity, await check_access(request, runtime, session_id, identity)
+
+
 @router.get("/v1/sessions/{session_id}", response_model=SessionView, summary="Read a session")
 async def read_session(
+    request: Request,
     session_id: str = SessionId,
     user_id: str | None = UserIdQuery,
     runtime: Any = Depends(get_runtime),
 ) -> SessionView:
-    session = await _load(runtime, session_id, user_id)
+    _, session = await _checked(request, runtime, session_id, user_id)
     return SessionView.model_validate(session.model_dump())
 
 
 @router.delete("/v1/sessions/{session_id}", status_code=204, summary="Forget a session")
 async def forget_session(
+    request: Request,
     session_id: str = SessionId,
     user_id: str | None = UserIdQuery,
     runtime: Any = Depends(get_runtime),
 ) -> Response:
+    identity, _ = await _checked(request, runtime, session_id, user_id)
+    user_id = identity.user_id
     forget = getattr(runtime.agent, "forget", None)
     if forget is not None:
         removed = await forget(session_id, user_id=user_id)
@@ -83,17 +96,20 @@ async def forget_session(
              summary="Like, dislike, click or not-interested on a recommended item")
 async def feedback(
     body: FeedbackRequest,
+    request: Request,
     session_id: str = SessionId,
     runtime: Any = Depends(get_runtime),
 ) -> FeedbackResponse:
+    identity = identify(request, user_id=body.user_id, token=body.user_token,
+                        session_token=body.session_token)
     known = await call_blocking(runtime.catalog.has, body.item_id)
     if not known:
         raise ApiError(404, "item_not_found", f"no item {body.item_id!r} in the catalog")
-    await _load(runtime, session_id, body.user_id)
+    await check_access(request, runtime, session_id, identity)
     session = await runtime.agent.feedback(session_id, body.item_id, body.signal,
-                                           user_id=body.user_id)
+                                           user_id=identity.user_id)
     profile = getattr(session, "profile", None)
     if profile is None:  # the agent returned nothing useful: read back what was stored
-        profile = (await _load(runtime, session_id, body.user_id)).profile
+        profile = (await _load(runtime, session_id, identity.user_id)).profile
     return FeedbackResponse(session_id=session_id, item_id=body.item_id, signal=body.signal,
                             liked=list(profile.liked), disliked=list(profile.disliked))

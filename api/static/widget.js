@@ -12,6 +12,7 @@
  *   data-examples  example requests, "|"-separated   / categories, best-known items)
  *   data-open      "true" to open the panel on load
  *   data-user-id   a user id to personalise with (optional)
+ *   data-user-token  its HMAC made by the host site's backend (when the service has a widget secret)
  *
  * The panel lives in a shadow root (the page's CSS does not leak in or out). Replies stream
  * over Server-Sent Events read with fetch + ReadableStream; the session id is kept in
@@ -28,6 +29,12 @@
   var endpoint = (data.endpoint || (script && script.src ? new URL(script.src, location.href).origin : location.origin))
     .replace(/\/+$/, "");
   var userId = data.userId || null;
+  // the host backend's HMAC of the user id (RECAGENT_WIDGET_SECRET), sent as X-User-Token
+  var userToken = data.userToken || null;
+  function withUser(headers) {
+    if (userId && userToken) headers["X-User-Token"] = userToken;
+    return headers;
+  }
   var storeKey = "recagent-session:" + endpoint;
   // texts: data-* attributes win, then the server's /widget/config (from the catalog)
   var texts = {
@@ -204,7 +211,7 @@
     var body = { item_id: itemId, signal: signal };
     if (userId) body.user_id = userId;
     fetch(endpoint + "/v1/sessions/" + encodeURIComponent(sessionId) + "/feedback", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+      method: "POST", headers: withUser({ "Content-Type": "application/json" }), body: JSON.stringify(body)
     }).then(function (res) {
       if (!res.ok) throw new Error("HTTP " + res.status);
       liked[itemId] = signal;
@@ -295,7 +302,7 @@
     if (sessionId) body.session_id = sessionId;
     if (userId) body.user_id = userId;
     var res = await fetch(endpoint + "/v1/chat/stream", {
-      method: "POST", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+      method: "POST", headers: withUser({ "Content-Type": "application/json", "Accept": "text/event-stream" }),
       body: JSON.stringify(body)
     });
     if (!res.ok) {
@@ -379,7 +386,7 @@
     panel.setAttribute("data-turns", "0");
     if (old) {  // forget the old one on the server too (best effort)
       var q = userId ? "?user_id=" + encodeURIComponent(userId) : "";
-      fetch(endpoint + "/v1/sessions/" + encodeURIComponent(old) + q, { method: "DELETE" }).catch(function () {});
+      fetch(endpoint + "/v1/sessions/" + encodeURIComponent(old) + q, { method: "DELETE", headers: withUser({}) }).catch(function () {});
     }
     showWelcome();
     input.focus();
@@ -389,7 +396,7 @@
     if (!sessionId) { showWelcome(); return; }
     try {
       var q = userId ? "?user_id=" + encodeURIComponent(userId) : "";
-      var res = await fetch(endpoint + "/v1/sessions/" + encodeURIComponent(sessionId) + q);
+      var res = await fetch(endpoint + "/v1/sessions/" + encodeURIComponent(sessionId) + q, { headers: withUser({}) });
       if (!res.ok) throw new Error("gone");
       var s = await res.json();
       (s.profile && s.profile.liked || []).forEach(function (i) { liked[i] = "like"; });

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from recagent.commands.serve import add_server_options, run_server
+from recagent.commands.serve import add_server_options, check_exposure, run_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,8 @@ def _demo(args: argparse.Namespace) -> int:
     # the bundled catalog holds movies: replies say so unless configured otherwise
     os.environ.setdefault("RECAGENT_ITEM_NOUN", "movie")
     settings = load_settings()
+    if not args.no_serve:  # refuse before a minute of preparation, not after
+        check_exposure(settings, args.host or settings.host)
     result = prepare_demo(settings)
     if result.get("status") == "already prepared":
         print("recagent: demo data and models already prepared", flush=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recagent.settings import Settings
 
 APP_FACTORY = "api.app:create_app"
 
@@ -21,6 +25,18 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
                         "use Redis sessions (RECAGENT_REDIS_URL) so workers share them")
 
 
+def check_exposure(settings: Settings, host: str) -> None:
+    """With no identity configured user ids are trusted: loopback only, unless told."""
+    from api.identity import is_loopback
+    from recagent.cli import CliError
+
+    if (not settings.identity_configured and not settings.allow_unauthenticated
+            and not is_loopback(host)):
+        raise CliError(f"refusing to serve on {host} with no identity configured (user ids "
+                       "would be trusted as sent): set RECAGENT_API_KEYS and/or "
+                       "RECAGENT_WIDGET_SECRET, or RECAGENT_ALLOW_UNAUTHENTICATED=true")
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Run uvicorn in factory mode: every worker builds its app (and runtime) itself."""
     import uvicorn
@@ -35,6 +51,7 @@ def run_server(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers < 1:
         raise CliError("--workers must be at least 1")
+    check_exposure(settings, host)
     if workers > 1 and not settings.redis_url:
         print("recagent: warning: several workers with in-process sessions: a conversation "
               "only continues on the worker that started it; set RECAGENT_REDIS_URL",

@@ -38,9 +38,14 @@ def _chat(live_server: LiveServer, **kwargs: Any) -> ChatOpenAI:
                       max_retries=0, timeout=30, include_response_headers=True, **kwargs)
 
 
-def _session(live_server: LiveServer, sid: str, user: str | None = None) -> dict[str, Any]:
+def _session(live_server: LiveServer, sid: str, user: str | None = None,
+             key: str | None = None) -> dict[str, Any]:
+    """Read a session as its owner: the user, else the anonymous SDK caller's key (which
+    scopes its sessions when no identity is configured, see api.identity)."""
     params = {"user_id": user} if user else {}
-    r = httpx.get(f"{live_server.url}/v1/sessions/{sid}", params=params, timeout=30)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    r = httpx.get(f"{live_server.url}/v1/sessions/{sid}", params=params, headers=headers,
+                  timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -175,7 +180,7 @@ def test_stream_carries_the_session_header_and_usage_chunk(
             model="recagent", messages=history, stream=True) as again:
         assert again.headers["x-session-id"] == sid
         list(again.parse())
-    assert len(_session(live_server, sid)["messages"]) == 4
+    assert len(_session(live_server, sid, key=oai.api_key)["messages"]) == 4
 
 
 def test_usage_with_langchain_stream(live_server: LiveServer) -> None:
@@ -391,7 +396,8 @@ def test_replaced_llm_reply_is_never_shown_half_old_half_new(
     runtime = asyncio.run(build_runtime(settings, llm=model))
     server = LiveServer(create_app(settings, runtime=runtime)).start()
     try:
-        with openai.OpenAI(base_url=server.url + "/v1", api_key=_key(), max_retries=0,
+        key = _key()
+        with openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0,
                            timeout=30) as client:
             ask: Any = [{"role": "user", "content": "90s comedies"}]
             chunks = list(client.chat.completions.create(model="recagent", messages=ask,
@@ -400,7 +406,7 @@ def test_replaced_llm_reply_is_never_shown_half_old_half_new(
             assert chunks[-1].model_extra is not None
             recs = chunks[-1].model_extra["recommendations"]
             assert "Shawshank" not in text and recs and recs[0]["title"] in text
-            session = _session(server, chunks[-1].model_extra["session_id"])
+            session = _session(server, chunks[-1].model_extra["session_id"], key=key)
             assert session["messages"][-1]["content"] in text  # the template, whole
             accepted = list(client.chat.completions.create(model="recagent", messages=ask,
                                                            stream=True))

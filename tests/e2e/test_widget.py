@@ -77,7 +77,11 @@ def test_chat_stream_cards_like_and_follow_up(browser: Any, widget_server: LiveS
 
     session_id = page.evaluate(
         "ep => sessionStorage.getItem('recagent-session:' + ep)", widget_server.url)
-    session = httpx.get(f"{widget_server.url}/v1/sessions/{session_id}").json()
+    # an anonymous session is bound to the browser's token (its cookie, see api/identity.py)
+    owner = {"X-Session-Token": next(c["value"] for c in page.context.cookies()
+                                     if c["name"] == "recagent_session_token")}
+    assert httpx.get(f"{widget_server.url}/v1/sessions/{session_id}").status_code == 404
+    session = httpx.get(f"{widget_server.url}/v1/sessions/{session_id}", headers=owner).json()
     assert session["profile"]["liked"][-1] == liked_id  # the click is recorded last
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 2
 
@@ -104,7 +108,8 @@ def test_chat_stream_cards_like_and_follow_up(browser: Any, widget_server: LiveS
     assert page.locator("#recagent-widget >> .card").count() == 0
     assert _turns(page) == 0
     page.wait_for_timeout(300)
-    assert httpx.get(f"{widget_server.url}/v1/sessions/{session_id}").status_code == 404
+    assert httpx.get(f"{widget_server.url}/v1/sessions/{session_id}",
+                     headers=owner).status_code == 404
     page.close()
 
 
