@@ -392,12 +392,15 @@ async def chat_completions(
         return JSONResponse(out.completion(answer))
 
     message = check_message(_text(last.content), settings)
+    # the client's system/developer messages instruct the reply writer (where an LLM writes it)
+    system = "\n".join(t for t in instructions[:-1] if t.strip()) or None
     conversation = _Conversation(runtime, request, settings, body)
     session_id = await conversation.resolve(runtime, request, body)
 
     if body.stream:
         events = runtime.agent.stream(message, session_id=session_id,
-                                      user_id=conversation.identity.user_id)
+                                      user_id=conversation.identity.user_id,
+                                      instructions=system)
         frames = out.turn_frames(events, metrics, message, conversation)
         streamed = StreamingResponse(_gated(gate, frames), media_type="text/event-stream",
                                      headers={**SSE_HEADERS, "X-Session-ID": session_id})
@@ -407,7 +410,8 @@ async def chat_completions(
     try:
         async with gate.slot():
             result: TurnResult = await runtime.agent.turn(
-                message, session_id=session_id, user_id=conversation.identity.user_id)
+                message, session_id=session_id, user_id=conversation.identity.user_id,
+                instructions=system)
     except Exception:
         metrics.failed_turn("openai")
         raise

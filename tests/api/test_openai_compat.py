@@ -93,3 +93,25 @@ def test_errors_reach_the_client_as_openai_errors(oai: openai.OpenAI) -> None:
 
 def test_models_list(oai: openai.OpenAI) -> None:
     assert [m.id for m in oai.models.list()] == ["recagent"]
+
+
+async def test_the_system_message_instructs_the_reply_writer(client: httpx.AsyncClient,
+                                                              shared_runtime: object) -> None:
+    agent = shared_runtime.agent  # type: ignore[attr-defined]
+    seen: list[object] = []
+    original = agent.turn
+
+    async def recording(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("instructions"))
+        return await original(*args, **kwargs)
+
+    agent.turn = recording
+    try:
+        r = await client.post("/v1/chat/completions", json={
+            "model": "recagent", "messages": [
+                {"role": "system", "content": "Answer like a pirate."},
+                {"role": "user", "content": "a 90s comedy"}]})
+    finally:
+        agent.turn = original
+    assert r.status_code == 200, r.text
+    assert seen == ["Answer like a pirate."]
