@@ -37,6 +37,32 @@ def check_exposure(settings: Settings, host: str) -> None:
                        "RECAGENT_WIDGET_SECRET, or RECAGENT_ALLOW_UNAUTHENTICATED=true")
 
 
+def check_database(settings: Settings) -> None:
+    """Stop with one line (no traceback) when the catalog database cannot be reached."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from recagent.cli import CliError
+    from tools.catalog.db import make_engine
+
+    url = make_url(settings.database_url)
+    where = f"{url.get_backend_name()} database {url.database!r}"
+    try:
+        engine = make_engine(settings.database_url)
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot open the {where} (RECAGENT_DATABASE_URL): "
+                       f"{type(exc).__name__}") from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:160]
+        raise CliError(f"the {where} is unreachable (RECAGENT_DATABASE_URL): {first}") from None
+    finally:
+        engine.dispose()
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Run uvicorn in factory mode: every worker builds its app (and runtime) itself."""
     import uvicorn
@@ -52,6 +78,7 @@ def run_server(args: argparse.Namespace) -> int:
     if workers < 1:
         raise CliError("--workers must be at least 1")
     check_exposure(settings, host)
+    check_database(settings)
     if workers > 1 and not settings.redis_url:
         print("recagent: warning: several workers with in-process sessions: a conversation "
               "only continues on the worker that started it; set RECAGENT_REDIS_URL",

@@ -168,3 +168,18 @@ def test_docker_compose_config_is_valid() -> None:
         # the local LLM server is opt-in: only under the `llm` profile
         if "ollama" in services:
             assert services["ollama"].get("profiles") == ["llm"] or profiles
+
+
+def test_recagent_serve_with_the_database_down_says_so_in_one_line() -> None:
+    from tests.api.support import free_port
+
+    port = free_port()  # nothing listens there: a PostgreSQL that is down
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECAGENT_")}
+    env.update(RECAGENT_DATABASE_URL=f"postgresql://recagent@127.0.0.1:{port}/catalog",
+               RECAGENT_PLUGINS="", OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "recagent", "serve", "--port", "0"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "database 'catalog' is unreachable" in lines[0], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
