@@ -150,6 +150,16 @@ def from_agent(code: str, message: str, status: int = 400) -> ApiError:
     return ApiError(status if 400 <= status < 600 else 400, code, message)
 
 
+def from_agent_event(data: Mapping[str, Any]) -> ApiError:
+    """An in-band ``error`` event of :meth:`agent.service.Agent.stream` (``{code, message,
+    status?}``, possibly nested under ``error``) as the client's error."""
+    nested = data.get("error")
+    inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
+    return from_agent(str(inner.get("code", "turn_failed")),
+                      str(inner.get("message", "the turn failed")),
+                      int(inner.get("status", 400)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

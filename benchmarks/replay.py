@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import re
 import shutil
@@ -608,19 +607,9 @@ def code_version() -> str:
 
 
 def _fingerprint(data_dir: Path) -> str:
-    import tools.catalog.ingest
-    import tools.recommenders
+    from recagent.simulate import workspace_fingerprint
 
-    digest = hashlib.sha256(f"replay-workspace:{WORKSPACE_VERSION}".encode())
-    for name in ("movies.csv", "links.csv", "tags.csv", "ratings.csv"):
-        path = data_dir / name
-        if path.exists():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-    code = [Path(tools.catalog.ingest.__file__)]
-    code += sorted(Path(tools.recommenders.__path__[0]).glob("*.py"))
-    for path in code:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return workspace_fingerprint(f"replay-workspace:{WORKSPACE_VERSION}", data_dir)
 
 
 def prepare(data_dir: Path = ML_DIR, work_dir: Path = WORK_DIR, *, seed: int = 42) -> Path:

@@ -154,10 +154,16 @@ def read_ratings(path: Path) -> list[tuple[str, str, float, int]]:
 def _data_fingerprint(data_dir: Path, seed: int) -> str:
     """The data, the seed, and the code that ingests and trains: a change to any of them
     builds a new workspace instead of reusing a stale one."""
+    return workspace_fingerprint(f"simulate-workspace:{WORKSPACE_VERSION}:{seed}", data_dir)
+
+
+def workspace_fingerprint(label: str, data_dir: Path) -> str:
+    """A digest of ``label``, the ml-latest-small files in ``data_dir`` and the ingest and
+    training code: the cache key of a workspace built from them (simulate, replay)."""
     import tools.catalog.ingest
     import tools.recommenders
 
-    digest = hashlib.sha256(f"simulate-workspace:{WORKSPACE_VERSION}:{seed}".encode())
+    digest = hashlib.sha256(label.encode())
     for name in ("movies.csv", "links.csv", "tags.csv", "ratings.csv"):
         path = data_dir / name
         if path.exists():

@@ -13,7 +13,13 @@ from pydantic import BaseModel, Field
 from agent.types import TurnResult
 from api.admission import TurnGate
 from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
-from api.errors import ApiError, classify, error_body, from_agent, session_not_found
+from api.errors import (
+    ApiError,
+    classify,
+    error_body,
+    from_agent_event,
+    session_not_found,
+)
 from api.identity import Identity, bind_new, check_access, identify, token_headers
 from api.metrics import Metrics
 from api.sse import SSE_HEADERS, sse_event
@@ -133,11 +139,7 @@ async def chat_stream(
 
 def error_event_data(data: dict[str, Any]) -> dict[str, Any]:
     """The agent's in-band error as the API's envelope ``{error: {code, message}}``."""
-    nested = data.get("error")
-    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
-    mapped = from_agent(str(inner.get("code", "turn_failed")),
-                        str(inner.get("message", "the turn failed")),
-                        int(inner.get("status", 400)))
+    mapped = from_agent_event(data)
     return error_body(mapped.code, mapped.message)
 
 

@@ -49,7 +49,7 @@ from agent.tokens import count_tokens
 from agent.types import TurnResult
 from api.admission import TurnGate
 from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
-from api.errors import ApiError, classify, count_error, from_agent
+from api.errors import ApiError, classify, count_error, from_agent_event
 from api.identity import Identity, bind_new, check_access, identify, token_headers
 from api.metrics import Metrics
 from api.openai_background import background_answer, is_background
@@ -548,9 +548,5 @@ class _Output:
 
 
 def _stream_error(data: dict[str, Any]) -> dict[str, Any]:
-    nested = data.get("error")
-    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
-    mapped = from_agent(str(inner.get("code", "turn_failed")),
-                        str(inner.get("message", "the turn failed")),
-                        int(inner.get("status", 400)))
+    mapped = from_agent_event(data)
     return openai_error_body(mapped.status, mapped.code, mapped.message)
