@@ -27,7 +27,6 @@ RELATIVE_OLDER = frozenset({"older"})
 RELATIVE_NEWER = frozenset({"newer"})
 LATEST = frozenset({"recent", "latest"})
 AROUND_WINDOW = 3
-PRONOUNS = frozenset({"it", "that", "this"})
 
 _DECADE = re.compile(r"(1[89]|20)?(\d)0s")
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -44,7 +43,6 @@ class YearRange:
     year_min: int | None = None
     year_max: int | None = None
     relative: Literal["older", "newer"] | None = None
-    window: bool = False  # "around 1994": a window, replaced rather than narrowed
 
     @property
     def given(self) -> bool:
@@ -109,7 +107,6 @@ def read_years(toks: Sequence[Token], used: list[bool], catalog_max: int | None)
                 continue
         if any(w in AROUND for w in words):
             widen(year - AROUND_WINDOW, year + AROUND_WINDOW)
-            out.window = True
         elif any(w in BEFORE for w in words):
             widen(None, year - (0 if any(w in ("until", "till") for w in words) else 1))
         elif any(w in AFTER for w in words):
@@ -155,11 +152,6 @@ def read_refs(toks: Sequence[Token], used: list[bool]) -> list[int]:
             refs.append(n)
             used[i] = True
     return list(dict.fromkeys(refs))
-
-
-def pronoun_ref(toks: Sequence[Token]) -> bool:
-    """The message points at an item with a pronoun ("is it any good?", "that one")."""
-    return any(t.low in PRONOUNS for t in toks)
 
 
 def joined_by_or(toks: Sequence[Token], start: int, ends: Sequence[int]) -> bool:
