@@ -607,7 +607,7 @@ def code_version() -> str:
 
 
 def _fingerprint(data_dir: Path) -> str:
-    from recagent.simulate import workspace_fingerprint
+    from recagent.simulation.workspace import workspace_fingerprint
 
     return workspace_fingerprint(f"replay-workspace:{WORKSPACE_VERSION}", data_dir)
 

@@ -23,10 +23,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from memory.session import CollapsedHistory, Message, Session, SessionError
+from memory.session import (
+    CollapsedHistory,
+    Expectations,
+    Message,
+    Session,
+    SessionError,
+    SessionProfile,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_SHOWN = 500
 MAX_FEEDBACK = 200
@@ -54,7 +63,7 @@ class Fitted:
     collapsed: int  # messages collapsed by this call
 
 
-def _tail(items: list, n: int) -> list:
+def _tail(items: list[T], n: int) -> list[T]:
     return items if len(items) <= n else items[len(items) - n :]
 
 
@@ -151,26 +160,7 @@ def render_summary(history: CollapsedHistory, session: Session, budget: int = 81
     if history.messages == 0:
         return ""
     head = f"Earlier in this conversation ({history.messages} messages collapsed):"
-    tail: list[str] = []
-    if history.recommended:
-        tail.append("- recommended then: " + _ids(history.recommended))
-    profile = session.profile
-    if profile.liked:
-        tail.append("- liked: " + _ids(profile.liked))
-    if profile.disliked:
-        tail.append("- disliked: " + _ids(profile.disliked))
-    e = profile.expectations
-    wants = []
-    if e.wanted_categories:
-        wants.append("wants " + ", ".join(e.wanted_categories))
-    if e.avoided_categories:
-        wants.append("avoids " + ", ".join(e.avoided_categories))
-    if e.year_min is not None or e.year_max is not None:
-        wants.append(f"years {e.year_min or '…'}-{e.year_max or '…'}")
-    if e.popularity:
-        wants.append(f"prefers {e.popularity} items")
-    if wants:
-        tail.append("- " + "; ".join(wants))
+    tail = _taste_lines(history, session.profile)
     asked = history.asked
     text = ""
     for start in range(len(asked) + 1):  # drop the oldest requests until it fits
@@ -181,6 +171,34 @@ def render_summary(history: CollapsedHistory, session: Session, budget: int = 81
         if len(text.encode()) <= budget:
             return text
     return _shorten_block(text, budget)
+
+
+def _taste_lines(history: CollapsedHistory, profile: SessionProfile) -> list[str]:
+    """The summary's lines after the requests: shown, liked, disliked, expectations."""
+    lines: list[str] = []
+    if history.recommended:
+        lines.append("- recommended then: " + _ids(history.recommended))
+    if profile.liked:
+        lines.append("- liked: " + _ids(profile.liked))
+    if profile.disliked:
+        lines.append("- disliked: " + _ids(profile.disliked))
+    wants = _expectations(profile.expectations)
+    if wants:
+        lines.append("- " + "; ".join(wants))
+    return lines
+
+
+def _expectations(e: Expectations) -> list[str]:
+    wants = []
+    if e.wanted_categories:
+        wants.append("wants " + ", ".join(e.wanted_categories))
+    if e.avoided_categories:
+        wants.append("avoids " + ", ".join(e.avoided_categories))
+    if e.year_min is not None or e.year_max is not None:
+        wants.append(f"years {e.year_min or '…'}-{e.year_max or '…'}")
+    if e.popularity:
+        wants.append(f"prefers {e.popularity} items")
+    return wants
 
 
 def _size(session: Session) -> tuple[bytes, int]:

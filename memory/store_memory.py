@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -42,17 +43,21 @@ class InMemorySessionStore:
         *,
         max_sessions: int = 100_000,
         summarizer: Summarizer | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: seconds, never going back (expiry and the order of a user's sessions);
+        tests pass one they move by hand."""
         if ttl_s <= 0 or max_bytes <= 0 or max_sessions <= 0:
             raise ValueError("ttl_s, max_bytes and max_sessions must be positive")
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
         self.max_sessions = max_sessions
         self.summarizer = summarizer
+        self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
         self._by_user: dict[str, dict[str, float]] = {}  # user -> {session id: saved at}
         self._lock = threading.Lock()
-        self._last_sweep = time.monotonic()
+        self._last_sweep = clock()
 
     # -- internals (call with the lock held) --------------------------------------------
 
@@ -84,7 +89,7 @@ class InMemorySessionStore:
     # -- the protocol ---------------------------------------------------------------------
 
     async def get(self, session_id: str, *, user_id: str | None = None) -> Session | None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             entry = self._live(session_id, now)
             if entry is None:
@@ -112,7 +117,7 @@ class InMemorySessionStore:
         expected = session.version
         # Compaction may await an LLM: it runs before, outside the lock; the CAS decides.
         fitted = await next_version(session, self.max_bytes, summarizer=self.summarizer)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             entry = self._live(session.id, now)
             if entry is not None:
@@ -124,12 +129,12 @@ class InMemorySessionStore:
                     f"this copy is at {expected}"
                 )
             self._entries[session.id] = _Entry(
-                fitted.payload, expected + 1, session.user_id, now + self.ttl_s, time.time()
+                fitted.payload, expected + 1, session.user_id, now + self.ttl_s, now
             )
             self._entries.move_to_end(session.id)
             if session.user_id is not None:
                 ids = self._by_user.setdefault(session.user_id, {})
-                ids[session.id] = time.time()
+                ids[session.id] = now
                 if len(ids) > MAX_SESSIONS_PER_USER:
                     self._drop(min(ids, key=ids.__getitem__))
             while len(self._entries) > self.max_sessions:
@@ -139,7 +144,7 @@ class InMemorySessionStore:
 
     async def delete(self, session_id: str, *, user_id: str | None = None) -> bool:
         with self._lock:
-            entry = self._live(session_id, time.monotonic())
+            entry = self._live(session_id, self.clock())
             if entry is None:
                 return False
             check_owner(entry.owner, session_id, user_id)
@@ -147,7 +152,7 @@ class InMemorySessionStore:
             return True
 
     async def list_for_user(self, user_id: str) -> list[str]:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             ids = list(self._by_user.get(user_id, {}))
             alive = [sid for sid in ids if self._live(sid, now) is not None]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -141,7 +141,10 @@ class RedisSessionStore:
         socket_timeout_s: float = 2.0,
         retries: int = 1,
         summarizer: Summarizer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the time a save is recorded at in the user's index (the order of
+        :meth:`list_for_user`); expiry is Redis's own."""
         if ttl_s <= 0 or max_bytes <= 0:
             raise ValueError("ttl_s and max_bytes must be positive")
         self.url = _safe_url(url)
@@ -149,6 +152,7 @@ class RedisSessionStore:
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
         self.summarizer = summarizer
+        self.clock = clock
         try:
             self._redis: Redis = Redis.from_url(
                 url,
@@ -240,7 +244,7 @@ class RedisSessionStore:
                     fitted.payload,
                     self.ttl_s,
                     owner,
-                    repr(time.time()),
+                    repr(self.clock()),
                     session.id,
                     MAX_SESSIONS_PER_USER,
                 ],

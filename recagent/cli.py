@@ -1,7 +1,8 @@
 """The ``recagent`` command. Sub-commands live in ``recagent/commands/<name>.py``.
 
 Each command module exposes ``register(subparsers) -> None`` and sets ``func`` on its
-parser: ``func(args) -> int``. Errors meant for the user raise :class:`CliError`.
+parser: ``func(args) -> int``. Errors meant for the user raise
+:class:`~recagent.commands.errors.CliError`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 import recagent.commands as commands_pkg
+from recagent.commands.errors import CliError
+from recagent.settings import SettingsError
 
-
-class CliError(Exception):
-    """A message for the user (printed without a traceback, exit code 2)."""
+__all__ = ["CliError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from recagent.settings import SettingsError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) not in (None, "db"):

@@ -24,9 +24,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rapidfuzz import fuzz, process
+
 from agent.understanding import grammar
+from agent.understanding.sentiment import valence
+from agent.understanding.tokenizer import Token, tokenize
 from agent.vocabulary import MAX_TITLE_WORDS, Vocabulary, norm, stem, stop_words
-from tools.catalog.text import fold_accents
 
 MentionKind = Literal["title", "category", "tag", "word"]
 Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "soft_avoid"]
@@ -34,30 +37,7 @@ Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "s
 FUZZY_TITLE_SCORE = 80.0
 MIN_TAG_RARITY = 2.0  # a tag of everyday words ("good day") needs this much specificity
 TAG_EVERYDAY_ZIPF = 5.5  # a one-word tag more common than this is not a keyword ("good")
-_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]", re.UNICODE)
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
-
-
-@dataclass
-class Token:
-    text: str  # as typed
-    low: str  # folded, lower case, apostrophes dropped
-    start: int  # character offsets
-    end: int
-    sentence_start: bool
-
-    @property
-    def is_word(self) -> bool:
-        return self.low[:1].isalnum()
-
-    @property
-    def contraction(self) -> bool:
-        """ "I'll", "don't": grammar, never content."""
-        return "'" in self.text or "\u2019" in self.text
-
-    @property
-    def capital(self) -> bool:
-        return self.text[:1].isupper() or self.text[:1].isdigit()
 
 
 @dataclass
@@ -92,20 +72,6 @@ class Grounding:
     def char_spans(self, kinds: tuple[MentionKind, ...] = ("title",)) -> list[tuple[int, int]]:
         return [(self.tokens[m.start].start, self.tokens[m.end - 1].end)
                 for m in self.mentions if m.kind in kinds]
-
-
-def tokenize(text: str) -> list[Token]:
-    out: list[Token] = []
-    boundary = True
-    for m in _TOKEN.finditer(text):
-        raw = m.group(0)
-        low = fold_accents(raw).casefold().replace("'", "").replace("\u2019", "")
-        out.append(Token(raw, low, m.start(), m.end(), boundary and low[:1].isalnum()))
-        if low in (".", "!", "?", ";", ":") or raw == "\n":
-            boundary = True
-        elif low[:1].isalnum():
-            boundary = False
-    return out
 
 
 class Grounder:
@@ -276,7 +242,7 @@ class Grounder:
 
     def _specific(self, toks: list[Token], start: int, end: int, key: str) -> bool:
         words = [t.low for t in toks[start:end] if t.is_word]
-        framed = start > 0 and _valence(toks[start - 1].low) >= 1.0
+        framed = start > 0 and valence(toks[start - 1].low) >= 1.0
         caps = self._evidence(toks, start, end) == "caps"
         if all(w in stop_words() or w.isdigit() for w in words):
             # "Up", "It", "Her": only written as a name right after a word of liking
@@ -315,8 +281,6 @@ class Grounder:
     def _fuzzy(self, typed: str) -> str | None:
         if len(typed) < 4 or not self.vocab.titles:
             return None
-        from rapidfuzz import fuzz, process
-
         hit = process.extractOne(typed, self.vocab.titles.keys(), scorer=fuzz.ratio,
                                  score_cutoff=FUZZY_TITLE_SCORE)
         return str(hit[0]) if hit else None
@@ -324,32 +288,12 @@ class Grounder:
     # ---- categories, tags, free words ----------------------------------------------------
     def _categories_and_tags(self, g: Grounding, used: list[bool]) -> None:
         toks = g.tokens
-        vocab = self.vocab
         i = 0
         while i < len(toks):
             if used[i] or not toks[i].is_word:
                 i += 1
                 continue
-            hit: tuple[MentionKind, str, int] | None = None
-            for n in range(min(2 * vocab.max_phrase_words + 1, len(toks) - i), 0, -1):
-                span = toks[i:i + n]
-                if any(used[i:i + n]) or not span[-1].is_word:
-                    continue
-                key = norm(" ".join(t.text for t in span))
-                if key in vocab.category_phrases:
-                    hit = ("category", key, n)
-                    break
-                if n == 1 and len(key) >= 4 and stem(key, vocab.language) in vocab.category_stems:
-                    hit = ("category", stem(key, vocab.language), n)
-                    break
-                joined = key.replace(" ", "")
-                if n > 1 and joined in vocab.tag_phrases and joined not in stop_words():
-                    key = joined  # "super hero" is the catalog's "superhero"
-                if key in vocab.tag_phrases and (
-                        vocab.zipf(key) < TAG_EVERYDAY_ZIPF if n == 1 else vocab.specificity(
-                            key.split()) >= MIN_TAG_RARITY):
-                    hit = ("tag", key, n)
-                    break
+            hit = self._category_or_tag_at(toks, i, used)
             if hit is None:
                 i += 1
                 continue
@@ -357,15 +301,43 @@ class Grounder:
             if all(t.low in self.nouns for t in toks[i:i + n] if t.is_word):
                 i += n  # the catalog's own noun ("books") says nothing about the items
                 continue
-            if kind == "category":
-                alternative = grammar.joined_by_or(toks, i, [m.end for m in g.of("category")])
-                for name in vocab.category_phrases.get(key) or vocab.category_stems[key]:
-                    g.mentions.append(Mention("category", name, i, i + n, alternative=alternative))
-            else:
-                g.mentions.append(Mention("tag", vocab.tag_phrases[key], i, i + n))
-            for k in range(i, i + n):
-                used[k] = True
+            self._add_category_or_tag(g, used, kind, key, i, n)
             i += n
+
+    def _category_or_tag_at(self, toks: list[Token], i: int, used: list[bool]
+                            ) -> tuple[MentionKind, str, int] | None:
+        """The longest span starting at ``i`` that is a catalog category (or the stem of one)
+        or a specific enough tag: (kind, key, length in tokens)."""
+        vocab = self.vocab
+        for n in range(min(2 * vocab.max_phrase_words + 1, len(toks) - i), 0, -1):
+            span = toks[i:i + n]
+            if any(used[i:i + n]) or not span[-1].is_word:
+                continue
+            key = norm(" ".join(t.text for t in span))
+            if key in vocab.category_phrases:
+                return "category", key, n
+            if n == 1 and len(key) >= 4 and stem(key, vocab.language) in vocab.category_stems:
+                return "category", stem(key, vocab.language), n
+            joined = key.replace(" ", "")
+            if n > 1 and joined in vocab.tag_phrases and joined not in stop_words():
+                key = joined  # "super hero" is the catalog's "superhero"
+            if key in vocab.tag_phrases and (
+                    vocab.zipf(key) < TAG_EVERYDAY_ZIPF if n == 1 else vocab.specificity(
+                        key.split()) >= MIN_TAG_RARITY):
+                return "tag", key, n
+        return None
+
+    def _add_category_or_tag(self, g: Grounding, used: list[bool], kind: MentionKind,
+                             key: str, i: int, n: int) -> None:
+        vocab = self.vocab
+        if kind == "category":
+            alternative = grammar.joined_by_or(g.tokens, i, [m.end for m in g.of("category")])
+            for name in vocab.category_phrases.get(key) or vocab.category_stems[key]:
+                g.mentions.append(Mention("category", name, i, i + n, alternative=alternative))
+        else:
+            g.mentions.append(Mention("tag", vocab.tag_phrases[key], i, i + n))
+        for k in range(i, i + n):
+            used[k] = True
 
     def _free_words(self, g: Grounding, used: list[bool]) -> None:
         """Words no reading took that still say something about the items: a word of the
@@ -382,14 +354,5 @@ class Grounder:
                 used[i] = True
 
 
-def _valence(word: str) -> float:
-    """How much a word expresses liking (VADER's valence lexicon; see stance)."""
-    from agent.understanding.stance import valence
-
-    return valence(word)
-
-
 def _ratio(a: str, b: str) -> float:
-    from rapidfuzz import fuzz
-
     return float(fuzz.ratio(a, b))

@@ -29,10 +29,12 @@ OPEN_TEXT_MATCHES = 100
 
 @dataclass
 class Words:
-    """The catalog's words for what it holds (settings: ``RECAGENT_ITEM_NOUN``)."""
+    """The catalog's words for what it holds and what one does with it (settings:
+    ``RECAGENT_ITEM_NOUN``, ``RECAGENT_ITEM_NOUN_PLURAL``, ``RECAGENT_ITEM_VERB``)."""
 
     noun: str = "item"
     plural: str = "items"
+    verb: str = "try"
 
 
 @dataclass
@@ -89,42 +91,78 @@ def _period(lo: int | None, hi: int | None) -> str:
 
 def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[str],
            words: Words, relax: int = 0) -> Plan:
+    """The plan of the turn: a social reply, an answer about items, or a request for items
+    (only calls to ``tools`` are kept)."""
     last = context.get("last_recommendations") or []
-    plan = Plan()
-
-    def add(name: str, args: dict[str, Any]) -> None:
-        if name in tools:
-            plan.calls.append((name, args))
-
-    g = current.grounding
     if current.social:
-        plan.text = social_reply(bool(last) or bool(context.get("shown_count")), words)
-        return plan
+        return Plan(text=social_reply(bool(last) or bool(context.get("shown_count")), words))
+    answer = _available(_question_calls(current, last, tools), tools)
+    if answer:
+        return Plan(calls=answer)
+    return _request_plan(req, last, tools, words, relax)
 
-    # ---- a question about an item ("why" about the list: explain it)
+
+def _available(calls: list[Call], tools: set[str]) -> list[Call]:
+    return [call for call in calls if call[0] in tools]
+
+
+def _question_calls(current: Reading, last: Sequence[dict[str, Any]], tools: set[str]
+                    ) -> list[Call]:
+    """A question about items: "why" about the list (``explain``), or about an item it points
+    at (``item_info``, or ``explain`` for a "why"); no calls when it is not one."""
+    g = current.grounding
     if g.why and last and (g.refs or not current.has_content):
         ids = _ref_ids(g.refs or [1], last)
         if ids and "explain" in tools:
-            add("explain", {"item_ids": ids[:5]})
-            return plan
-    if current.inquiry and (g.refs or g.of("title") or (last and not current.has_content)):
-        ids = _ref_ids(g.refs or ([1] if not g.of("title") else []), last)
-        names = [m.value for m in g.of("title") if m.item_id is None]
-        ids += [m.item_id for m in g.of("title") if m.item_id is not None]
-        if names:
-            add("lookup_items", {"names": names[:10]})
-        target = list(dict.fromkeys(ids + names))[:10]
-        if target:
-            if g.why and "explain" in tools:
-                add("explain", {"item_ids": target[:5]})
-            else:
-                add("item_info", {"item_ids": target})
-        if plan.calls:
-            return plan
+            return [("explain", {"item_ids": ids[:5]})]
+    if not (current.inquiry and (g.refs or g.of("title") or (last and not current.has_content))):
+        return []
+    titles = g.of("title")
+    ids = _ref_ids(g.refs or ([1] if not titles else []), last)
+    names = [m.value for m in titles if m.item_id is None]
+    ids += [m.item_id for m in titles if m.item_id is not None]
+    calls: list[Call] = []
+    if names:
+        calls.append(("lookup_items", {"names": names[:10]}))
+    target = list(dict.fromkeys(ids + names))[:10]
+    if target:
+        if g.why and "explain" in tools:
+            calls.append(("explain", {"item_ids": target[:5]}))
+        else:
+            calls.append(("item_info", {"item_ids": target}))
+    return calls
 
-    # ---- a request for items
+
+def _request_plan(req: Request, last: Sequence[dict[str, Any]], tools: set[str],
+                  words: Words, relax: int) -> Plan:
+    """A request for items: remember the stated taste, narrow by the hard conditions, order
+    by the soft ones; with ``relax``, the least important criteria are left out."""
+    calls: list[Call] = []
     if req.lookups:
-        add("lookup_items", {"names": req.lookups[:10]})
+        calls.append(("lookup_items", {"names": req.lookups[:10]}))
+    profile = _profile_update(req, last)
+    if profile:
+        calls.append(("update_profile", profile))
+    dropped: list[tuple[str, str]] = relaxations(req)[:relax]
+    filt = _filter_args(req, dropped)
+    if filt:
+        calls.append(("filter_items", filt))
+    seeds = list(dict.fromkeys(_ref_ids(req.refs, last) + _ref_ids(req.liked_refs, last)
+                               + req.seeds))
+    disliked = profile.get("dislike", [])
+    seeds = [s for s in seeds if s not in disliked][-20:]
+    calls += _ordering_calls(req, seeds, _query(req, dropped), filtered=bool(filt))
+    notes = []
+    if dropped:
+        notes.append("Nothing matched everything, so I left out "
+                     + ", ".join(f'"{label}"' for _, label in dropped) + ".")
+    if not req.has_conditions and not profile:
+        notes.append(vague_question(words))
+    return Plan(calls=_available(calls, tools), text=" ".join(notes))
+
+
+def _profile_update(req: Request, last: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``update_profile``'s arguments: titles liked, disliked and seen (none: empty)."""
     liked = list(dict.fromkeys(_ref_ids(req.liked_refs, last) + req.liked))[:20]
     disliked = list(dict.fromkeys(_ref_ids(req.disliked_refs, last) + req.disliked))[:20]
     seen = [s for s in req.seen if s not in liked and s not in disliked][:20]
@@ -135,15 +173,13 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
         profile["dislike"] = disliked
     if seen:
         profile["seen"] = seen
-    if profile:
-        add("update_profile", profile)
+    return profile
 
-    dropped: list[tuple[str, str]] = relaxations(req)[:relax]
-    drop_text = {label for kind, label in dropped if kind == "text"}
-    tags = [t for t in req.tags if ("tag", t) not in dropped]
+
+def _filter_args(req: Request, dropped: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """``filter_items``'s arguments: the hard conditions not ``dropped`` (none: empty)."""
     drop_cats = {label for kind, label in dropped if kind == "category"}
     drop_years = any(kind == "years" for kind, _ in dropped)
-
     filt: dict[str, Any] = {}
     wanted = [c for c in req.wanted if c not in drop_cats]
     if wanted:
@@ -157,38 +193,39 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
             filt["year_min"] = req.year_min
         if req.year_max is not None:
             filt["year_max"] = req.year_max
-    if filt:
-        add("filter_items", filt)
+    return filt
 
-    seeds = list(dict.fromkeys(_ref_ids(req.refs, last) + _ref_ids(req.liked_refs, last)
-                               + req.seeds))
-    seeds = [s for s in seeds if s not in disliked][-20:]
-    # catalog tags order the set rather than filter it: on real dialogues a tag as a hard
-    # condition cut the accepted item more often than it found it (docs/understanding.md)
-    query = " ".join(w for w in dict.fromkeys(tags + req.words) if w not in drop_text)
+
+def _query(req: Request, dropped: Sequence[tuple[str, str]]) -> str:
+    """The soft conditions as one text query: catalog tags and content words not dropped.
+    Catalog tags order the set rather than filter it: on real dialogues a tag as a hard
+    condition cut the accepted item more often than it found it (docs/understanding.md)."""
+    drop_text = {label for kind, label in dropped if kind == "text"}
+    tags = [t for t in req.tags if ("tag", t) not in dropped]
+    return " ".join(w for w in dict.fromkeys(tags + req.words) if w not in drop_text)
+
+
+def _ordering_calls(req: Request, seeds: list[str], query: str, *, filtered: bool
+                    ) -> list[Call]:
+    """The calls that order the candidates: neighbours of the seeds (or of the titles looked
+    up), the text query, else the user's taste; then what the user softly avoids."""
+    calls: list[Call] = []
     soft = False
     if seeds:
-        add("similar_items", {"item_ids": seeds})
+        calls.append(("similar_items", {"item_ids": seeds}))
         soft = True
     elif req.lookups:
-        add("similar_items", {})  # the items lookup_items finds
+        calls.append(("similar_items", {}))  # the items lookup_items finds
         soft = True
-    if query and not soft and not filt:
+    if query and not soft and not filtered:
         # words alone on the whole catalog: the matches, ordered by the user's taste (or
         # popularity) rather than by how often the word occurs in their text
-        add("search_text", {"query": query[:500], "limit": OPEN_TEXT_MATCHES})
+        calls.append(("search_text", {"query": query[:500], "limit": OPEN_TEXT_MATCHES}))
     elif query:
-        add("search_text", {"query": query[:500]})
+        calls.append(("search_text", {"query": query[:500]}))
         soft = True
     if not soft:
-        add("rank_for_user", {})
+        calls.append(("rank_for_user", {}))
     if req.soft_avoid:
-        add("search_text", {"avoid": " ".join(req.soft_avoid)[:500]})
-    notes = []
-    if dropped:
-        notes.append("Nothing matched everything, so I left out "
-                     + ", ".join(f'"{label}"' for _, label in dropped) + ".")
-    if not req.has_conditions and not profile:
-        notes.append(vague_question(words))
-    plan.text = " ".join(notes)
-    return plan
+        calls.append(("search_text", {"avoid": " ".join(req.soft_avoid)[:500]}))
+    return calls

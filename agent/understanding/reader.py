@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from agent.understanding.acts import Acts, ActsModel
 from agent.understanding.features import mask
 from agent.understanding.grounding import Grounder, Grounding, Mention
-from agent.understanding.stance import assign, valence
+from agent.understanding.sentiment import valence
+from agent.understanding.stance import assign
 from agent.vocabulary import Vocabulary
 
 # acts that ask for items outright (a reply about an item seen or a neutral remark does not)

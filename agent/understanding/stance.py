@@ -3,10 +3,10 @@
 Two data-driven signals decide it, per clause (a stretch of the message between sentence
 marks and contrasting "but"):
 
-- sentiment from VADER (Hutto and Gilbert, ICWSM 2014; the ``vaderSentiment`` package and its
-  valence lexicon, MIT), computed with the mentions themselves neutralised so a title's own
-  words ("Happy Feet", "Dead Man") do not count; its negation and degree-word tables scope a
-  negation or a "less/slightly" to the mention right after it;
+- sentiment from VADER (:mod:`agent.understanding.sentiment`), computed with the mentions
+  themselves neutralised so a title's own words ("Happy Feet", "Dead Man") do not count; its
+  negation and degree-word tables scope a negation or a "less/slightly" to the mention right
+  after it;
 - the dialogue-act model on the clause: a clause that rejects (REJ) makes a neutral title
   disliked ("I'll pass on X"), one that reports having seen it (SEE) makes it seen.
 
@@ -17,36 +17,14 @@ excluded).
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
-
 from agent.understanding.acts import ActsModel
 from agent.understanding.features import ITEM, mask
 from agent.understanding.grounding import Grounding, Mention
+from agent.understanding.sentiment import tables, vader
 
 POSITIVE = 0.05
 NEGATIVE = -0.05
 SCOPE = 3  # words before a mention that a negation or degree word reaches
-
-
-@lru_cache(maxsize=1)
-def _vader() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-@lru_cache(maxsize=1)
-def _tables() -> tuple[frozenset[str], frozenset[str], dict[str, float]]:
-    import vaderSentiment.vaderSentiment as v
-
-    negate = frozenset(w.replace("'", "") for w in v.NEGATE)
-    decrease = frozenset(w for w, s in v.BOOSTER_DICT.items() if s < 0 and " " not in w)
-    return negate, decrease, dict(_vader().lexicon)
-
-
-def valence(word: str) -> float:
-    return float(_tables()[2].get(word, 0.0))
 
 
 def _clauses(g: Grounding) -> list[tuple[int, int]]:
@@ -66,7 +44,7 @@ def _scope(g: Grounding, m: Mention, done: dict[int, tuple[bool, bool]]
     """(negated, decreased): a negation / negative word or a "less"-like word shortly before
     the mention, not across a comma; a mention joined to an earlier one by a function word
     ("no horror or comedy") shares its scope."""
-    negate, decrease, lexicon = _tables()
+    negate, decrease, lexicon = tables()
     negated = decreased = False
     ends = {x.end: x.start for x in g.mentions if x is not m}
     for j in range(m.start - 1, max(-1, m.start - SCOPE - 1), -1):
@@ -84,11 +62,11 @@ def _scope(g: Grounding, m: Mention, done: dict[int, tuple[bool, bool]]
 
 def assign(g: Grounding, acts_model: ActsModel | None, nouns: tuple[str, ...] = ()) -> None:
     """Set ``stance`` on every mention of ``g`` (in place)."""
-    vader = _vader()
+    analyser = vader()
     scopes: dict[int, tuple[bool, bool]] = {}
     if g.refs:
         whole = mask(g.text, g.char_spans()).replace(ITEM, "it")
-        g.sentiment = float(vader.polarity_scores(whole)["compound"])
+        g.sentiment = float(analyser.polarity_scores(whole)["compound"])
     if not g.mentions:
         return
     for a, b in _clauses(g):
@@ -100,7 +78,7 @@ def assign(g: Grounding, acts_model: ActsModel | None, nouns: tuple[str, ...] = 
                  for m in inside]
         clause = g.text[start_char:end_char]
         neutral = mask(clause, spans).replace(ITEM, "it")
-        compound = float(vader.polarity_scores(neutral)["compound"])
+        compound = float(analyser.polarity_scores(neutral)["compound"])
         acts = acts_model.predict(mask(clause, spans, nouns)) if acts_model else None
         for m in inside:
             negated, decreased = _scope(g, m, scopes)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.understanding.grammar import YearRange
+from agent.understanding.grounding import Mention
 from agent.understanding.reader import Reading
 
 MAX_SEEDS = 10
@@ -70,7 +72,17 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     if reading.social:
         return req
     req.turns += 1
-    cats = g.of("category")
+    _update_categories(req, g.of("category"))
+    _update_period(req, g.years, last_years)
+    _update_soft(req, g.of("tag") + g.of("word"))
+    _update_titles(req, reading.titles())
+    _update_refs(req, reading)
+    return req
+
+
+def _update_categories(req: Request, cats: Sequence[Mention]) -> None:
+    """Categories wanted and avoided; a later statement overrides an earlier one, and
+    alternatives ("a mystery or a western") replace the categories wanted before."""
     wanted = [m.value for m in cats if m.stance != "avoided"]
     avoided = [m.value for m in cats if m.stance == "avoided"]
     if len(wanted) > 1 and any(m.alternative for m in cats):
@@ -80,7 +92,11 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     _add(req.avoided, avoided)
     req.wanted = [c for c in req.wanted if c not in avoided]
     req.avoided = [c for c in req.avoided if c not in wanted]
-    years = g.years
+
+
+def _update_period(req: Request, years: YearRange, last_years: Sequence[int]) -> None:
+    """A restated period replaces the old one; "older" / "newer" is relative to the years of
+    the last list."""
     if years.relative and last_years:
         if years.relative == "older":
             req.year_min, req.year_max = None, min(last_years) - 1
@@ -88,7 +104,11 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
             req.year_min, req.year_max = max(last_years) + 1, None
     elif years.year_min is not None or years.year_max is not None:
         req.year_min, req.year_max = years.year_min, years.year_max
-    for m in g.of("tag") + g.of("word"):
+
+
+def _update_soft(req: Request, mentions: Sequence[Mention]) -> None:
+    """Tags and free words: wanted (tags carried on, words this turn only) or pushed down."""
+    for m in mentions:
         if m.stance == "soft_avoid":
             _add(req.soft_avoid, [m.value])
         elif m.kind == "tag":
@@ -96,7 +116,12 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
         else:
             _add(req.words, [m.value])
     req.tags = [t for t in req.tags if t not in req.soft_avoid]
-    for m in reading.titles():
+
+
+def _update_titles(req: Request, titles: Sequence[Mention]) -> None:
+    """Titles: looked up by name when the catalog's index does not hold them; disliked, seen
+    or liked; the others seed the request ("like X")."""
+    for m in titles:
         if m.item_id is None:
             # not in the catalog's title index: looked up (and reported) in this turn only
             _add(req.lookups, [m.value])
@@ -112,11 +137,16 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
             _add(req.liked, [m.item_id])
         _add(req.seeds, [m.item_id])
     req.seeds = req.seeds[-MAX_SEEDS:]
-    if g.refs:
-        if g.sentiment <= -0.05 or reading.acts.top == "REJ":
-            req.disliked_refs = list(g.refs)
-        elif g.sentiment >= 0.05:
-            req.liked_refs = list(g.refs)
-        else:
-            req.refs = list(g.refs)
-    return req
+
+
+def _update_refs(req: Request, reading: Reading) -> None:
+    """References to the last list, liked, disliked or just pointed at."""
+    g = reading.grounding
+    if not g.refs:
+        return
+    if g.sentiment <= -0.05 or reading.acts.top == "REJ":
+        req.disliked_refs = list(g.refs)
+    elif g.sentiment >= 0.05:
+        req.liked_refs = list(g.refs)
+    else:
+        req.refs = list(g.refs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from recagent.commands.errors import CliError
 from recagent.settings import Settings
 
 
@@ -17,7 +18,6 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def models_and_seed(args: argparse.Namespace, settings: Settings) -> tuple[list[str], int]:
     """The chosen model names (checked; a bad one is a CLI error) and the seed."""
-    from recagent.cli import CliError
     from tools.recommenders.training import DEFAULT_MODELS, check_model_names
 
     models = list(DEFAULT_MODELS)

@@ -11,7 +11,7 @@ import argparse
 from recagent.commands.serve import add_server_options, check_exposure, run_server
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="prepare the MovieLens demo (first run) and serve it")
     p.add_argument("--no-serve", action="store_true",
                    help="only prepare (import + train), do not start the server")

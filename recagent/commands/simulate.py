@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recagent.cli import CliError
+from recagent.commands.errors import CliError
 
 SYSTEMS = ("agent", "cf-floor", "filter-floor")
 
@@ -44,7 +44,7 @@ def _turns(value: str) -> int:
     return n
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "simulate", help="simulated-user benchmark of whole conversations",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,7 +90,7 @@ def default_data_dir() -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from recagent.simulate import SimulationError
+    from recagent.simulation import SimulationError
 
     try:
         return _simulate(args)
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from recagent import simulate as sim
+    from recagent import simulation as sim
 
     def say(message: str) -> None:
         if not args.quiet:

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from recagent.commands.errors import CliError
+
 
 def _bundled_dialogues() -> Path:
     from importlib import resources
@@ -13,7 +15,7 @@ def _bundled_dialogues() -> Path:
     return Path(str(resources.files("recagent.data") / "iard-partial" / "dialogues.json"))
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "train-acts",
         help="train the dialogue-act model (new versioned artifact) from annotated dialogues",
@@ -34,7 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train_acts(args: argparse.Namespace) -> int:
     from agent.understanding.acts import bundled_dir
     from agent.understanding.acts_training import TrainingDataError, train
-    from recagent.cli import CliError
 
     if not 0.0 < args.heldout < 1.0:
         raise CliError("--heldout must be between 0 and 1")

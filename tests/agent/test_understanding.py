@@ -241,7 +241,7 @@ def test_empty_result_relaxes_the_least_important_criterion_and_says_so() -> Non
 
 
 def _simulator_phrasings() -> list[str]:
-    import recagent.simulate as sim
+    import recagent.simulation as sim
 
     out: list[str] = []
     for name in ("OPEN_CATEGORY", "OPEN_DECADE", "REJECT", "NUDGE", "ACCEPT"):

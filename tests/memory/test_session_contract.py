@@ -19,7 +19,7 @@ from memory.session import (
     update_session,
 )
 from memory.store_redis import RedisSessionStore
-from tests.memory.conftest import StoreFactory, corrupt
+from tests.memory.conftest import Elapse, StoreFactory, corrupt
 
 
 async def test_save_get_round_trip(store: SessionStore) -> None:
@@ -97,14 +97,14 @@ async def test_update_session_helper_retries(store: SessionStore) -> None:
     assert final is not None and sorted(final.shown, key=int) == [str(n) for n in range(20)]
 
 
-async def test_ttl_expiry_and_refresh_on_use(make_store: StoreFactory) -> None:
-    store = await make_store(ttl_s=1)
+async def test_ttl_expiry_and_refresh_on_use(make_store: StoreFactory, elapse: Elapse) -> None:
+    store = await make_store(ttl_s=100)
     session = await store.save(Session(user_id="u1"))
-    await asyncio.sleep(0.6)
+    elapse(60)
     assert await store.get(session.id, user_id="u1") is not None  # refreshes the TTL
-    await asyncio.sleep(0.6)  # 1.2 s after the save: alive only because of the refresh
+    elapse(60)  # 120 s after the save: alive only because of the refresh
     assert await store.get(session.id, user_id="u1") is not None
-    await asyncio.sleep(1.3)
+    elapse(130)
     assert await store.get(session.id, user_id="u1") is None
     assert await store.list_for_user("u1") == []
 
@@ -216,20 +216,20 @@ async def test_delete(store: SessionStore) -> None:
     assert await store.list_for_user("u1") == []
 
 
-async def test_list_for_user(make_store: StoreFactory) -> None:
-    store = await make_store(ttl_s=1)
+async def test_list_for_user(make_store: StoreFactory, elapse: Elapse) -> None:
+    store = await make_store(ttl_s=100)
     first = await store.save(Session(user_id="alice"))
-    await asyncio.sleep(0.01)
+    elapse(1)
     second = await store.save(Session(user_id="alice"))
     await store.save(Session(user_id="bob"))
     await store.save(Session())
     assert await store.list_for_user("alice") == [second.id, first.id]  # newest first
-    await asyncio.sleep(0.01)
+    elapse(1)
     await store.save(first)  # saved again -> most recent
     assert await store.list_for_user("alice") == [first.id, second.id]
     assert len(await store.list_for_user("bob")) == 1
     assert await store.list_for_user("nobody") == []
-    await asyncio.sleep(1.3)
+    elapse(130)
     assert await store.list_for_user("alice") == []  # expired entries pruned
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 
 MINI_USERS = 40  # users of the small MovieLens copy the harness tests run on
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 
 USERS = 5
 TURNS = 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 from recagent.cli import main
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 
 
 def test_filter_floor_applies_what_was_revealed(mini_catalog: sim.SimCatalog,

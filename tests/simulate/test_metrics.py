@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 
 
 def test_the_target_is_the_last_positive_rating() -> None:

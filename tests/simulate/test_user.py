@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recagent import simulate as sim
+from recagent import simulation as sim
 
 
 def _talk(user: sim.SimulatedUser, misses: int) -> list[sim.Utterance]:

@@ -5,21 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    func,
-)
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ID_LEN = 64
+from memory.tables import ID_LEN as ID_LEN  # re-exported: the catalog uses it too
+from memory.tables import user_profiles
 
 
 class Base(DeclarativeBase):
@@ -97,12 +87,12 @@ class Interaction(Base):
 
 
 class UserProfile(Base):
-    """Long-term, per-user profile (likes, dislikes, expectations) as JSON."""
+    """Long-term, per-user profile (likes, dislikes, expectations) as JSON. Declared by its
+    owner, :mod:`memory.tables` (``memory.profiles`` reads and writes it); mapped here so the
+    catalog's metadata (Alembic) holds every table of the database."""
 
-    __tablename__ = "user_profiles"
+    __table__ = user_profiles.to_metadata(Base.metadata)
 
-    user_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    user_id: Mapped[str]
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
