@@ -16,27 +16,33 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.admission import TurnGate
+from api.admission import TurnGate, turn_limit
 from api.errors import install_error_handlers
 from api.identity import ApiKeyAuth, startup_line
 from api.limits import BodyLimit
+from api.messages import document_limits
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimitMiddleware, TokenBuckets
 from recagent.settings import Settings, load_settings
 
+
+def package_version() -> str:
+    """The installed distribution's version (the spec's ``info.version``)."""
+    try:
+        return metadata.version("recagent")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
 log = logging.getLogger("recagent.api")
 
-# turns running at once per process (the rest wait in a FIFO queue, see api.admission): the
-# rules planner is CPU-bound, so a few at a time keep throughput up on a small machine; an
-# LLM-backed turn mostly waits on the network, so many may run at once
-MAX_CONCURRENT_TURNS_RULES = 2
-MAX_CONCURRENT_TURNS_LLM = 64
+# turns running at once per process (the rest wait in a FIFO queue): api.admission.turn_limit
 
 API_DESCRIPTION = """\
 Conversational recommender agent. Chat with `POST /v1/chat` (or stream it with
@@ -72,11 +78,9 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
             app.state.runtime = None
             await built.aclose()
 
-    from recagent import __version__
-
     app = FastAPI(
         title="recagent",
-        version=__version__,
+        version=package_version(),
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
@@ -84,11 +88,11 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
     app.state.runtime = None
     app.state.metrics = app_metrics = Metrics()
     app.state.admin_lock = asyncio.Lock()
-    app.state.turn_gate = TurnGate(MAX_CONCURRENT_TURNS_RULES if settings.llm == "rules"
-                                   else MAX_CONCURRENT_TURNS_LLM)
+    app.state.turn_gate = TurnGate(turn_limit(settings))
 
     install_error_handlers(app)
     _include_routes(app)
+    document_limits(app, settings)
 
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(ApiKeyAuth, settings=settings)  # the key before the body is read

@@ -1,4 +1,8 @@
-"""What routes get from the app: the runtime, settings, metrics; shared request checks."""
+"""What routes get from the app: the runtime, settings, metrics; shared request checks.
+
+The dependencies are coroutine functions on purpose: FastAPI runs a plain ``def``
+dependency in the thread pool (an anyio hand-off per dependency per request), while these
+only read ``app.state``."""
 
 from __future__ import annotations
 
@@ -17,37 +21,28 @@ from recagent.settings import Settings
 T = TypeVar("T")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def get_gate(request: Request) -> TurnGate:
+async def get_gate(request: Request) -> TurnGate:
     return request.app.state.turn_gate
 
 
-def get_runtime(request: Request) -> Any:
+def runtime_of(request: Request) -> Any:
+    """The app's runtime; 503 while the service starts or stops (plain function)."""
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise ApiError(503, "not_ready", "the service is starting or stopping")
     return runtime
 
 
-def check_message(text: str, settings: Settings) -> str:
-    """The user's message, stripped; refused when empty or longer than the limit."""
-    message = text.strip()
-    if not message:
-        raise ApiError(422, "empty_message", "the message is empty")
-    if len(message) > settings.max_message_chars:
-        raise ApiError(
-            413, "message_too_long",
-            f"the message has {len(message)} characters; the limit is "
-            f"{settings.max_message_chars} (RECAGENT_MAX_MESSAGE_CHARS)",
-        )
-    return message
+async def get_runtime(request: Request) -> Any:
+    return runtime_of(request)
 
 
 async def call_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -25,6 +25,11 @@ by continuing it as a signed-in user. Any other identity gets 404 ``session_not_
 The bindings live next to the sessions (Redis when the sessions are there, in process
 otherwise) with the sessions' TTL, refreshed on use. Keys are kept only as sha256 digests
 and compared in constant time.
+
+User ids are per tenant: the agent and the stores get :attr:`Identity.subject`
+(``memory.profiles.tenant_user``: ``alice`` in the default tenant, ``shop-b/alice`` in
+another). The admin routes' own key (``RECAGENT_ADMIN_API_KEY``) is checked here too
+(:func:`admin_key_problem`), before any of their body is read (``api.limits``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,17 +52,38 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import ApiError, error_response, session_not_found, sessions_unavailable
+from api.errors import (
+    OPENAI_PATHS,
+    ApiError,
+    error_response_for,
+    session_not_found,
+    sessions_unavailable,
+)
+from memory.profiles import DEFAULT_TENANT, tenant_user
 from recagent.settings import Settings
 
 log = logging.getLogger("recagent.api")
 
-DEFAULT_TENANT = "default"
 TOKEN_COOKIE = "recagent_session_token"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
 MAX_BINDINGS = 200_000
-# the OpenAI-compatible facade: always a server-to-server caller when keys are configured
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+
+
+def admin_key_problem(headers: Mapping[str, str], settings: Settings) -> ApiError | None:
+    """Why these request headers may not use the admin routes (None: they may). Checked
+    before the body is read (api.limits) and again by the routes' dependency."""
+    expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
+    if not expected:
+        return ApiError(403, "admin_disabled",
+                        "admin routes are disabled: set RECAGENT_ADMIN_API_KEY to enable them")
+    given = headers.get("x-admin-key", "")
+    auth = headers.get("authorization", "")
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        return ApiError(401, "unauthorized", "missing or wrong admin key",
+                        headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 def user_token(secret: str, user_id: str) -> str:
@@ -88,6 +115,14 @@ class Identity:
     user_id: str | None  # passed to the agent (personalisation, the store's owner check)
     anon_principal: str | None  # owner of this caller's sessions started without a user
     new_token: str | None = None  # minted for an anonymous browser: return it
+
+    @property
+    def subject(self) -> str | None:
+        """The user id the agent and the stores get: tenant-scoped (another tenant's
+        ``alice`` is another person: ``memory.profiles.tenant_user``)."""
+        if self.user_id is None:
+            return None
+        return tenant_user(self.tenant, self.user_id)
 
     @property
     def principal(self) -> str | None:
@@ -128,21 +163,12 @@ class ApiKeyAuth:
         if tenant is None:
             message = ("a valid API key is required: Authorization: Bearer <key>"
                        if auth is None else "the API key is not valid")
-            await _unauthorized(openai, message)(scope, receive, send)
+            await error_response_for(
+                scope["path"], 401, "invalid_api_key" if openai else "unauthorized", message,
+                headers={"WWW-Authenticate": 'Bearer realm="recagent"'})(scope, receive, send)
             return
         scope.setdefault("state", {})["tenant"] = tenant
         await self.app(scope, receive, send)
-
-
-def _unauthorized(openai: bool, message: str) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="recagent"'}
-    if openai:
-        from starlette.responses import JSONResponse
-
-        return JSONResponse({"error": {"message": message, "type": "invalid_request_error",
-                                       "code": "invalid_api_key", "param": None}},
-                            status_code=401, headers=headers)
-    return error_response(401, "unauthorized", message, headers=headers)
 
 
 def identify(request: Request, *, user_id: str | None = None, token: str | None = None,
@@ -311,7 +337,7 @@ async def check_access(request: Request, runtime: Any, session_id: str,
 
     settings: Settings = request.app.state.settings
     try:
-        session = await runtime.sessions.get(session_id, user_id=identity.user_id)
+        session = await runtime.sessions.get(session_id, user_id=identity.subject)
     except SessionAccessDenied:
         raise session_not_found() from None
     if session is None:

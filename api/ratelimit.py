@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import error_response
+from api.errors import error_response_for
 
 MAX_CLIENTS = 10_000
 
@@ -84,7 +84,7 @@ class RateLimitMiddleware:
         if self.on_limited is not None:
             self.on_limited()
         retry_after = max(1, math.ceil(wait))
-        response = error_response(429, "rate_limited",
+        response = error_response_for(scope["path"], 429, "rate_limited",
                                   f"too many requests; retry in {retry_after} s",
                                   headers={"retry-after": str(retry_after)})
         await response(scope, receive, send)

@@ -16,11 +16,18 @@ from several threads or processes never lose an update.
 
 The methods are synchronous (SQLAlchemy); async code uses the ``a*`` wrappers, which run them
 in a worker thread.
+
+Tenants: user ids are per tenant (``api.identity``: an API key's tenant). The service keeps a
+user of the default tenant under their id and a user of another tenant under
+:func:`tenant_user` (``shop-b/alice``), so ``alice`` of one tenant never reads or feeds the
+profile of ``alice`` of another. A key longer than the column (``ID_LEN``) is stored as its
+prefix plus a digest of the whole (:func:`profile_key`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,7 +38,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from memory.session import Expectations, Feedback, SessionProfile
-from tools.catalog.models import ID_LEN, UserProfile
+from memory.tables import ID_LEN, user_profiles
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,7 @@ MAX_NOTES = 50
 
 ProfileUpdate = SessionProfile | Feedback | Sequence[Feedback]
 
-_TABLE: Table = UserProfile.__table__  # type: ignore[assignment]
+_TABLE: Table = user_profiles
 
 
 class LongTermProfile(BaseModel):
@@ -123,9 +130,32 @@ def _move_to_end(items: list[str], value: str) -> None:
     items.append(value)
 
 
-def _check_user(user_id: str) -> None:
-    if not isinstance(user_id, str) or not user_id or len(user_id) > ID_LEN:
-        raise ValueError(f"user_id must be a string of 1 to {ID_LEN} characters")
+DEFAULT_TENANT = "default"
+TENANT_SEPARATOR = "/"  # in no user id (A-Za-z0-9_-.:@) and no tenant name
+
+
+def tenant_user(tenant: str, user_id: str) -> str:
+    """The id a user of ``tenant`` is kept under: ``user_id`` itself in the default tenant
+    (the catalog's own users: their interaction history personalises them), else
+    ``tenant/user_id`` -- another tenant's ``alice`` is another person."""
+    if tenant == DEFAULT_TENANT:
+        return user_id
+    return f"{tenant}{TENANT_SEPARATOR}{user_id}"
+
+
+def profile_key(user_id: str) -> str:
+    """The row key of a user's profile: the id, or -- when longer than the column -- its
+    prefix and a digest of the whole (``#`` is in no id, so no id can collide with it)."""
+    if len(user_id) <= ID_LEN:
+        return user_id
+    digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+    return f"{user_id[:ID_LEN - 33]}#{digest}"
+
+
+def _check_user(user_id: str) -> str:
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError("user_id must be a non-empty string")
+    return profile_key(user_id)
 
 
 class ProfileStore:
@@ -153,30 +183,30 @@ class ProfileStore:
 
     def get(self, user_id: str) -> LongTermProfile:
         """The stored profile; an empty one (``updated_at is None``) for an unknown user."""
-        _check_user(user_id)
+        key = _check_user(user_id)
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(_TABLE.c.data, _TABLE.c.updated_at).where(_TABLE.c.user_id == user_id)
+                select(_TABLE.c.data, _TABLE.c.updated_at).where(_TABLE.c.user_id == key)
             ).first()
         if row is None:
             return LongTermProfile(user_id=user_id)
         return self._parse(user_id, row.data, row.updated_at)
 
-    def _lock_row(self, conn: Connection, user_id: str) -> Any:
+    def _lock_row(self, conn: Connection, key: str) -> Any:
         if self._dialect == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before reading
         elif self._dialect == "postgresql":
             conn.execute(
-                pg_insert(_TABLE).values(user_id=user_id, data={}).on_conflict_do_nothing()
+                pg_insert(_TABLE).values(user_id=key, data={}).on_conflict_do_nothing()
             )
-        query = select(_TABLE.c.data, _TABLE.c.updated_at).where(_TABLE.c.user_id == user_id)
+        query = select(_TABLE.c.data, _TABLE.c.updated_at).where(_TABLE.c.user_id == key)
         return conn.execute(query.with_for_update()).first()
 
     def merge(self, user_id: str, change: ProfileUpdate) -> LongTermProfile:
         """Merge ``change`` into the user's profile (created if absent); returns the result."""
-        _check_user(user_id)
+        key = _check_user(user_id)
         with self.engine.connect() as conn:
-            row = self._lock_row(conn, user_id)
+            row = self._lock_row(conn, key)
             profile = (
                 LongTermProfile(user_id=user_id)
                 if row is None
@@ -185,20 +215,20 @@ class ProfileStore:
             profile.apply(change)
             data = self._data(profile)
             if row is None:
-                conn.execute(insert(_TABLE).values(user_id=user_id, data=data))
+                conn.execute(insert(_TABLE).values(user_id=key, data=data))
             else:
-                conn.execute(update(_TABLE).where(_TABLE.c.user_id == user_id).values(data=data))
+                conn.execute(update(_TABLE).where(_TABLE.c.user_id == key).values(data=data))
             updated_at = conn.execute(
-                select(_TABLE.c.updated_at).where(_TABLE.c.user_id == user_id)
+                select(_TABLE.c.updated_at).where(_TABLE.c.user_id == key)
             ).scalar_one()
             conn.commit()
         return profile.model_copy(update={"updated_at": updated_at})
 
     def delete(self, user_id: str) -> bool:
         """Forget the user's profile; False if there was none."""
-        _check_user(user_id)
+        key = _check_user(user_id)
         with self.engine.begin() as conn:
-            result = conn.execute(delete(_TABLE).where(_TABLE.c.user_id == user_id))
+            result = conn.execute(delete(_TABLE).where(_TABLE.c.user_id == key))
         return bool(result.rowcount)
 
     # -- async wrappers (blocking SQL runs in a worker thread) ----------------------------

@@ -9,10 +9,8 @@ blocking work runs in a worker thread so chat keeps being served meanwhile.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,27 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from api.deps import call_blocking, get_runtime, get_settings
-from api.errors import ApiError
+from api.errors import ApiError, documented
+from api.identity import admin_key_problem
 from recagent.settings import Settings
 
 log = logging.getLogger("recagent.api")
-
-
-def admin_key_problem(headers: Mapping[str, str], settings: Settings) -> ApiError | None:
-    """Why these request headers may not use the admin routes (None: they may). Checked
-    before the body is read (api.limits) and again by the routes' dependency."""
-    expected = settings.admin_api_key.get_secret_value() if settings.admin_api_key else ""
-    if not expected:
-        return ApiError(403, "admin_disabled",
-                        "admin routes are disabled: set RECAGENT_ADMIN_API_KEY to enable them")
-    given = headers.get("x-admin-key", "")
-    auth = headers.get("authorization", "")
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        return ApiError(401, "unauthorized", "missing or wrong admin key",
-                        headers={"WWW-Authenticate": "Bearer"})
-    return None
 
 
 def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
@@ -49,7 +31,8 @@ def require_admin(request: Request, settings: Settings = Depends(get_settings)) 
         raise problem
 
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)],
+                   responses=documented(401, 403, 409, 413, 422, 429, 503))
 
 
 class IngestRequest(BaseModel):
@@ -87,8 +70,11 @@ def _models_view(runtime: Any) -> dict[str, Any]:
             "artifact": path.name if path is not None else None}
 
 
-async def _reload(runtime: Any) -> dict[str, Any]:
+async def _reload(request: Request, runtime: Any) -> dict[str, Any]:
+    from api.routes.health import forget_readiness
+
     await call_blocking(runtime.reload_models)
+    forget_readiness(request.app.state)  # /readyz reports the new models at once
     return _models_view(runtime)
 
 
@@ -143,7 +129,7 @@ async def train(body: TrainRequest, request: Request,
             raise ApiError(422, "invalid_request", str(exc)) from None
         detail: dict[str, Any] = {"artifact": Path(artifact).name}
         if body.reload:
-            detail["serving"] = await _reload(runtime)
+            detail["serving"] = await _reload(request, runtime)
         return JobResult(seconds=round(time.perf_counter() - started, 3), detail=detail)
 
 
@@ -154,7 +140,7 @@ async def reload_models(request: Request, runtime: Any = Depends(get_runtime)) -
     async with lock:
         started = time.perf_counter()
         try:
-            detail = await _reload(runtime)
+            detail = await _reload(request, runtime)
         except (LookupError, FileNotFoundError) as exc:
             raise ApiError(409, "no_models", str(exc)) from None
         return JobResult(seconds=round(time.perf_counter() - started, 3),

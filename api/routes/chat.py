@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from agent.types import TurnResult
 from api.admission import TurnGate
-from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
+from api.deps import get_gate, get_metrics, get_runtime, get_settings
 from api.errors import (
+    V1,
     ApiError,
     classify,
+    documented,
     error_body,
     from_agent_event,
     session_not_found,
 )
 from api.identity import Identity, bind_new, check_access, identify, token_headers
+from api.limits import cap_trace
+from api.messages import MessageText, check_length, integral
 from api.metrics import Metrics
 from api.sse import SSE_HEADERS, sse_event
 from memory.session import new_session_id
@@ -33,7 +38,9 @@ ID_PATTERN = r"^[A-Za-z0-9_\-.:@]{1,128}$"
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(description="what the user said")
+    message: MessageText = Field(
+        description="what the user said (not blank; at most RECAGENT_MAX_MESSAGE_CHARS "
+                    "characters)")
     session_id: str | None = Field(
         default=None, pattern=ID_PATTERN,
         description="continue this session (from an earlier answer); omit to start one")
@@ -50,8 +57,8 @@ class ChatRequest(BaseModel):
         default=None, max_length=128,
         description="the anonymous browser token returned when the session was started "
                     "(or the `X-Session-Token` header, or its cookie)")
-    limit: int | None = Field(
-        default=None, ge=1, le=100, strict=True,
+    limit: Annotated[int, Ge(1), Le(100), BeforeValidator(integral)] | None = Field(
+        default=None, strict=True,
         description="how many items to recommend this turn (1..100; default: the server's "
                     "recommendations_per_turn); only these count as shown")
 
@@ -79,7 +86,12 @@ async def _session_for(request: Request, runtime: Any, body: ChatRequest) -> tup
     return identity, session_id
 
 
-@router.post("/v1/chat", response_model=TurnResult, summary="One chat turn")
+# what a turn may be refused with (before anything is saved)
+TURN_ERRORS = documented(*V1, 403, 404, 409, 413, 422)
+
+
+@router.post("/v1/chat", response_model=TurnResult, summary="One chat turn",
+             responses=TURN_ERRORS)
 async def chat(
     body: ChatRequest,
     request: Request,
@@ -88,16 +100,17 @@ async def chat(
     metrics: Metrics = Depends(get_metrics),
     gate: TurnGate = Depends(get_gate),
 ) -> Response:
-    message = check_message(body.message, settings)
+    message = check_length(body.message, settings)
     identity, session_id = await _session_for(request, runtime, body)
     try:
         async with gate.slot():
             result: TurnResult = await runtime.agent.turn(
-                message, session_id=session_id, user_id=identity.user_id, limit=body.limit)
+                message, session_id=session_id, user_id=identity.subject, limit=body.limit)
     except Exception:
         metrics.failed_turn("chat")
         raise
     metrics.observe_turn("chat", result.trace)
+    result = result.model_copy(update={"trace": cap_trace(result.trace)})
     # already a validated TurnResult: serialize once, skip FastAPI's re-validation
     response = Response(result.model_dump_json(), media_type="application/json",
                         headers={"X-Session-ID": result.session_id})
@@ -112,7 +125,8 @@ async def chat(
     responses={200: {"content": {"text/event-stream": {}},
                      "description": "events `plan`, `tool`, `recommendations`, `delta` "
                                     "(reply text), then `done` (the whole TurnResult) or "
-                                    "`error` (`{error: {code, message}}`)"}},
+                                    "`error` (`{error: {code, message}}`)"},
+               **TURN_ERRORS},
 )
 async def chat_stream(
     body: ChatRequest,
@@ -124,9 +138,9 @@ async def chat_stream(
 ) -> StreamingResponse:
     # everything that can be refused is refused here, before the stream starts (a real
     # HTTP status); afterwards failures arrive as an `error` event
-    message = check_message(body.message, settings)
+    message = check_length(body.message, settings)
     identity, session_id = await _session_for(request, runtime, body)
-    events = runtime.agent.stream(message, session_id=session_id, user_id=identity.user_id,
+    events = runtime.agent.stream(message, session_id=session_id, user_id=identity.subject,
                                   limit=body.limit)
     response = StreamingResponse(
         stream_turn(events, metrics, "stream", gate),
@@ -157,9 +171,12 @@ async def _frames(events: AsyncIterator[Any], metrics: Metrics,
     try:
         async for event in events:
             data = event.data
+            if event.type in ("plan", "tool"):
+                data = cap_trace(data)
             if event.type == "done":
                 finished = True
                 metrics.observe_turn(endpoint, data.get("trace"))
+                data = {**data, "trace": cap_trace(data.get("trace") or {})}
             elif event.type == "error":
                 finished = True
                 data = error_event_data(data)

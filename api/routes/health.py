@@ -1,16 +1,24 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (database, Redis, models usable)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (database, Redis, models usable).
+
+``/readyz`` queries the database and Redis, so it cannot be allowed to multiply load on
+them: its answer is kept for :data:`READY_TTL_S` and concurrent probes share one check in
+flight. However hard it is called, each process queries each backend at most once per
+:data:`READY_TTL_S` (plus one running check), and a probe still sees a change within that.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.errors import count_error, error_body
+from api.errors import ErrorEnvelope, count_error, error_body
 from recagent.settings import Settings
 
 log = logging.getLogger("recagent.api")
@@ -18,6 +26,20 @@ log = logging.getLogger("recagent.api")
 router = APIRouter(tags=["operations"])
 
 CHECK_TIMEOUT_S = 2.0
+READY_TTL_S = 1.0  # how long one readiness answer is reused
+
+
+class ReadinessCache:
+    """The last readiness answer, its age on ``clock`` (seconds, never going back; tests
+    pass one they move by hand) and the lock that makes concurrent probes share a check.
+    Kept in ``app.state.readiness``; made on the first probe when absent."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lock = asyncio.Lock()
+        self.clock = clock
+        self.runtime: Any = None
+        self.at = float("-inf")
+        self.answer: tuple[int, dict[str, Any]] = (503, {})
 
 
 @router.get("/healthz", summary="Liveness")
@@ -46,7 +68,7 @@ async def _check(name: str, coro: Any) -> tuple[str, bool, str]:
 
 async def _database(runtime: Any) -> str:
     await asyncio.to_thread(_db_ping, runtime.engine)
-    return "ok (" + runtime.engine.dialect.name + ")"
+    return f"ok ({runtime.engine.dialect.name})"
 
 
 async def _redis(runtime: Any, settings: Settings) -> str:
@@ -65,8 +87,19 @@ async def _models(runtime: Any) -> str:
     return f"ok ({', '.join(names)}" + (f"; {path.name})" if path is not None else ")")
 
 
+def forget_readiness(state: Any) -> None:
+    """Drop the kept answer (after an admin job changed what readiness checks); a check in
+    flight fills the cache it started with, not the new one."""
+    cache: ReadinessCache | None = getattr(state, "readiness", None)
+    if cache is not None:
+        state.readiness = ReadinessCache(cache.clock)
+
+
 @router.get("/readyz", summary="Readiness: database, Redis and models",
-            responses={503: {"description": "a dependency is down; `checks` says which"}})
+            responses={503: {"model": ErrorEnvelope,
+                             "description": "`not_ready`: a dependency is down; `checks` says "
+                                            "which (by name and kind of failure, never its "
+                                            "address)"}})
 async def readyz(request: Request) -> JSONResponse:
     runtime = getattr(request.app.state, "runtime", None)
     settings: Settings = request.app.state.settings
@@ -74,6 +107,21 @@ async def readyz(request: Request) -> JSONResponse:
         count_error(request, "not_ready")
         return JSONResponse(error_body("not_ready", "the service is starting or stopping"),
                             status_code=503)
+    state = request.app.state
+    cache: ReadinessCache | None = getattr(state, "readiness", None)
+    if cache is None:
+        cache = state.readiness = ReadinessCache()
+    async with cache.lock:  # concurrent probes wait for the one check in flight
+        if cache.runtime is not runtime or cache.clock() - cache.at >= READY_TTL_S:
+            cache.answer = await _readiness(runtime, settings)
+            cache.runtime, cache.at = runtime, cache.clock()
+        status, body = cache.answer
+    if status != 200:
+        count_error(request, "not_ready")
+    return JSONResponse(body, status_code=status)
+
+
+async def _readiness(runtime: Any, settings: Settings) -> tuple[int, dict[str, Any]]:
     results = await asyncio.gather(
         _check("database", _database(runtime)),
         _check("redis", _redis(runtime, settings)),
@@ -82,11 +130,7 @@ async def readyz(request: Request) -> JSONResponse:
     checks = {name: {"ok": ok, "detail": detail} for name, ok, detail in results}
     failed = [name for name, ok, _ in results if not ok]
     if failed:
-        count_error(request, "not_ready")
         message = "; ".join(f"{name}: {checks[name]['detail']}" for name in failed)
-        return JSONResponse(
-            error_body("not_ready", f"not ready: {message}", status="unavailable",
-                       checks=checks),
-            status_code=503,
-        )
-    return JSONResponse({"status": "ready", "checks": checks})
+        return 503, error_body("not_ready", f"not ready: {message}", status="unavailable",
+                               checks=checks)
+    return 200, {"status": "ready", "checks": checks}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from api.deps import call_blocking, get_runtime
-from api.errors import ApiError
+from api.errors import V1, ApiError, documented
 
 router = APIRouter(tags=["items"])
 
@@ -35,9 +35,12 @@ class ItemDetail(BaseModel):
     popularity: float
     description: str | None
     attributes: dict[str, Any]
+    link: str | None = None  # a page about the item, from its attributes (as on the cards)
+    image: str | None = None  # a picture of it, likewise
 
 
-@router.get("/v1/items", response_model=ItemList, summary="Search the catalog by title")
+@router.get("/v1/items", response_model=ItemList, summary="Search the catalog by title",
+            responses=documented(*V1, 422))
 async def search_items(
     q: str = Query(default="", max_length=300,
                    description="title words; empty gives the most popular items"),
@@ -49,7 +52,8 @@ async def search_items(
                            for m in matches])
 
 
-@router.get("/v1/items/{item_id}", response_model=ItemDetail, summary="One item's facts")
+@router.get("/v1/items/{item_id}", response_model=ItemDetail, summary="One item's facts",
+            responses=documented(*V1, 404, 422))
 async def get_item(
     item_id: str = Path(min_length=1, max_length=128),
     runtime: Any = Depends(get_runtime),
@@ -58,4 +62,7 @@ async def get_item(
     view = found.get(item_id)
     if view is None:
         raise ApiError(404, "item_not_found", f"no item {item_id!r} in the catalog")
-    return ItemDetail.model_validate(view.to_dict())
+    from agent.responder import media_of
+
+    link, image = media_of(view.attributes)
+    return ItemDetail.model_validate({**view.to_dict(), "link": link, "image": image})

@@ -12,9 +12,10 @@ continues (see :mod:`api.openai_conversations`):
    tenant and the ``user`` field, a widget-verified user, or an anonymous token);
 3. else a new session (the request has no prior turns, or they match nothing).
 
-The answer's content is the reply followed by a short markdown list of the recommendations
-(title, year); the structured list rides along as the extra fields ``recommendations`` and
-``session_id``; the session id is also in the ``X-Session-ID`` header (streams included).
+The answer's content is the reply followed by a numbered markdown list of the
+recommendations (title, year and the reason each fits: the client has no cards); the
+structured list rides along as the extra fields ``recommendations`` and ``session_id``; the
+session id is also in the ``X-Session-ID`` header (streams included).
 
 Parameters: ``max_tokens`` / ``max_completion_tokens`` truncate the content
 (``finish_reason: "length"``); ``stream_options.include_usage`` adds the final usage chunk;
@@ -23,7 +24,12 @@ Parameters: ``max_tokens`` / ``max_completion_tokens`` truncate the content
 planner is deterministic, they do not change its answer); client ``tools`` /
 ``tool_choice`` / ``functions``, ``logprobs`` and any ``response_format`` other than text are
 refused (400). An unknown model is 404 ``model_not_found``. Every error of these routes is
-OpenAI's shape ``{"error": {"message", "type", "code", "param"}}``.
+OpenAI's shape ``{"error": {"message", "type", "code", "param"}}`` (a superset of the API's
+``{"error": {"code", "message"}}``, with the same codes), and an invalid request is 400 as
+with OpenAI -- never 422: a blank user message (``empty_message``), no user message
+(``no_user_message``), a message over RECAGENT_MAX_MESSAGE_CHARS (``message_too_long``), an
+unknown role, a malformed field (``invalid_request``). The request model says all of this in
+the OpenAPI document. Only a body over RECAGENT_MAX_BODY_BYTES is 413.
 
 A UI's background prompt (title / tag generation, :mod:`api.openai_background`) gets a short
 plain answer and touches no session.
@@ -36,21 +42,43 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, MaxLen
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from agent.tokens import count_tokens
 from agent.types import TurnResult
 from api.admission import TurnGate
-from api.deps import check_message, get_gate, get_metrics, get_runtime, get_settings
-from api.errors import ApiError, classify, count_error, from_agent_event
+from api.deps import get_gate, get_metrics, get_runtime, get_settings
+from api.errors import (
+    MALFORMED_BODY,
+    ApiError,
+    OpenAIErrorEnvelope,
+    classify,
+    count_error,
+    documented,
+    from_agent_event,
+    openai_type,
+    validation_code,
+)
 from api.identity import Identity, bind_new, check_access, identify, token_headers
+from api.messages import JsonInt, MessageText, check_length, integral, is_text
 from api.metrics import Metrics
 from api.openai_background import background_answer, is_background
 from api.openai_conversations import AMBIGUOUS, digest, index_for
@@ -75,23 +103,9 @@ class OpenAIError(ApiError):
         self.param = param
 
 
-def _error_type(status: int) -> str:
-    if status == 401:
-        return "authentication_error"
-    if status == 403:
-        return "permission_error"
-    if status == 404:
-        return "invalid_request_error"
-    if status == 429:
-        return "rate_limit_error"
-    if status >= 500:
-        return "server_error"
-    return "invalid_request_error"
-
-
 def openai_error_body(status: int, code: str, message: str,
                       param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": _error_type(status), "code": code,
+    return {"error": {"message": message, "type": openai_type(status), "code": code,
                       "param": param}}
 
 
@@ -108,14 +122,14 @@ def _error_response(request: Request, exc: ApiError) -> JSONResponse:
 def _validation_error(exc: RequestValidationError) -> OpenAIError:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return OpenAIError(400, "malformed_json", "the request body is not valid JSON")
+        return OpenAIError(400, "malformed_json", MALFORMED_BODY)
     first = errors[0] if errors else {}
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     message = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
         f"{e.get('msg', 'invalid')}" for e in errors[:5]) or "invalid request"
-    return OpenAIError(400, "invalid_request", message, param)
+    return OpenAIError(400, validation_code(exc), message, param)
 
 
 class OpenAIRoute(APIRoute):
@@ -129,6 +143,11 @@ class OpenAIRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 return _error_response(request, _validation_error(exc))
+            except StarletteHTTPException as exc:
+                if exc.status_code != 400:  # 400: FastAPI could not decode the body
+                    raise
+                return _error_response(request, OpenAIError(400, "malformed_json",
+                                                            MALFORMED_BODY))
             except Exception as exc:
                 mapped = classify(exc)
                 if mapped is None:
@@ -143,41 +162,162 @@ router = APIRouter(tags=["openai"], route_class=OpenAIRoute)
 
 # ---- request -------------------------------------------------------------------------------
 
-class ChatMessage(BaseModel):
+def _has_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not any(part.get("type") == "text" and is_text(part.get("text")) for part in parts):
+        raise PydanticCustomError("empty_message", "the message is empty")
+    return parts
+
+
+_TEXT_PART = {"type": "object", "required": ["type", "text"],
+              "properties": {"type": {"const": "text"},
+                             "text": {"type": "string", "pattern": r"\S"}}}
+# content parts (``[{"type": "text", "text": ...}, ...]``) with at least one text part
+TextParts = Annotated[
+    list[dict[str, Any]],
+    AfterValidator(_has_text),
+    WithJsonSchema({"type": "array", "items": {"type": "object"}, "contains": _TEXT_PART}),
+]
+
+
+class UserMessage(BaseModel):
+    """A user message: its text is a chat message (not blank, within the limit)."""
+
     model_config = ConfigDict(extra="allow")
 
-    role: str
+    role: Literal["user"]
+    content: MessageText | TextParts
+
+
+class OtherMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
 
+ChatMessage = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
+
+
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     include_usage: bool = False
 
 
+def _refuse(code: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(code, message)
+
+
+_NO_TOOLS = ("client-side tools (function calling) are not supported; the recommender runs "
+             "its own tools")
+_TOOL_CHOICE = WithJsonSchema({"anyOf": [{"enum": ["none", "auto"]}, {"type": "null"}]})
+
+
 class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """OpenAI's request, as far as a recommender can honour it: what it cannot is refused
+    by this model (and so documented), never silently ignored."""
+
+    # strict: a field is what the OpenAPI document says it is ("1" is not an integer)
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = MODEL_ID
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        description="the conversation; the last `user` message is this turn (what follows "
+                    "it is ignored)",
+        json_schema_extra={"contains": {"type": "object", "required": ["role"],
+                                        "properties": {"role": {"const": "user"}}}})
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, pattern=ID_PATTERN)
-    n: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 1}),
+                 BeforeValidator(integral)] | None = Field(
+        default=None, description="must be 1: one answer per request")
+    max_tokens: Annotated[int, Ge(1), BeforeValidator(integral)] | None = None
+    max_completion_tokens: Annotated[int, Ge(1), BeforeValidator(integral)] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    seed: int | None = None
-    metadata: dict[str, Any] | None = None
-    tools: list[Any] | None = None
-    tool_choice: Any = None
-    functions: list[Any] | None = None
-    function_call: Any = None
-    response_format: dict[str, Any] | None = None
-    logprobs: bool | None = None
-    stop: str | list[str] | None = None
+    seed: JsonInt | None = None
+    metadata: Annotated[dict[str, Any], WithJsonSchema({
+        "type": "object",
+        "properties": {"session_id": {"type": "string", "pattern": ID_PATTERN}}})] | None = \
+        Field(default=None, description="`session_id`: continue this session")
+    tools: Annotated[list[Any], WithJsonSchema({"type": "array", "maxItems": 0})] | None = \
+        Field(default=None, description="not supported (the recommender runs its own)")
+    tool_choice: Annotated[Any, _TOOL_CHOICE] = None
+    functions: Annotated[list[Any], WithJsonSchema({"type": "array", "maxItems": 0})] | None \
+        = Field(default=None, description="not supported (the recommender runs its own)")
+    function_call: Annotated[Any, _TOOL_CHOICE] = None
+    response_format: Annotated[dict[str, Any], WithJsonSchema({
+        "type": "object", "properties": {"type": {"const": "text"}}})] | None = Field(
+        default=None, description="only text: the structured recommendations are in the "
+                                  "answer's `recommendations` field")
+    logprobs: Annotated[bool, WithJsonSchema({"const": False})] | None = Field(
+        default=None, description="not available")
+    stop: str | Annotated[list[str], MaxLen(4)] | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _a_user_message(cls, messages: list[UserMessage | OtherMessage]
+                        ) -> list[UserMessage | OtherMessage]:
+        if not any(m.role == "user" for m in messages):
+            raise _refuse("no_user_message", "the conversation has no user message")
+        return messages
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n != 1:
+            raise _refuse("unsupported_value",
+                          f"n={n}: this endpoint returns one choice per request; n must be 1 "
+                          "(send another request for another answer -- already shown items "
+                          "are left out)")
+        return n
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _no_tools(cls, tools: list[Any] | None) -> list[Any] | None:
+        if tools:
+            raise _refuse("unsupported_parameter", _NO_TOOLS)
+        return tools
+
+    @field_validator("tool_choice", "function_call")
+    @classmethod
+    def _no_tool_choice(cls, value: Any) -> Any:
+        if value not in (None, "none", "auto"):
+            raise _refuse("unsupported_parameter", _NO_TOOLS)
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, fmt: dict[str, Any] | None) -> dict[str, Any] | None:
+        kind = (fmt or {}).get("type", "text")
+        if kind != "text":
+            raise _refuse("unsupported_value",
+                          f"response_format type {kind!r} is not supported: the answer is "
+                          "text (markdown); the structured recommendations are in the "
+                          "'recommendations' field")
+        return fmt
+
+    @field_validator("logprobs")
+    @classmethod
+    def _no_logprobs(cls, logprobs: bool | None) -> bool | None:
+        if logprobs:
+            raise _refuse("unsupported_parameter",
+                          "logprobs are not available from this service")
+        return logprobs
+
+    @field_validator("metadata")
+    @classmethod
+    def _session_id(cls, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        if metadata and "session_id" in metadata and not (
+                isinstance(metadata["session_id"], str) and _valid_id(metadata["session_id"])):
+            raise _refuse("invalid_request", "metadata.session_id is not a valid session id")
+        return metadata
+
+    def turn_at(self) -> int:
+        """Where this turn's message is: the last user message."""
+        return max(i for i, m in enumerate(self.messages) if m.role == "user")
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:
@@ -194,35 +334,6 @@ def _check_model(model: str) -> None:
         raise OpenAIError(404, "model_not_found",
                           f"The model {model!r} does not exist; this service serves "
                           f"{MODEL_ID!r} (GET /v1/models)", "model")
-
-
-def _check_parameters(body: CompletionRequest) -> None:
-    """Refuse what a recommender cannot honour instead of silently ignoring it."""
-    if body.n is not None and body.n > 1:
-        raise OpenAIError(400, "unsupported_value",
-                          f"n={body.n}: this endpoint returns one choice per request; n must "
-                          "be 1 (send another request for another answer -- already shown "
-                          "items are left out)", "n")
-    if body.tools or body.functions:
-        param = "tools" if body.tools else "functions"
-        raise OpenAIError(400, "unsupported_parameter",
-                          f"{param}: client-side tools (function calling) are not supported; "
-                          "the recommender runs its own tools", param)
-    for name, value in (("tool_choice", body.tool_choice),
-                        ("function_call", body.function_call)):
-        if value not in (None, "none", "auto"):
-            raise OpenAIError(400, "unsupported_parameter",
-                              f"{name}: client-side tools (function calling) are not "
-                              "supported; the recommender runs its own tools", name)
-    fmt = (body.response_format or {}).get("type", "text")
-    if fmt != "text":
-        raise OpenAIError(400, "unsupported_value",
-                          f"response_format type {fmt!r} is not supported: the answer is "
-                          "text (markdown); the structured recommendations are in the "
-                          "'recommendations' field", "response_format")
-    if body.logprobs:
-        raise OpenAIError(400, "unsupported_parameter",
-                          "logprobs are not available from this service", "logprobs")
 
 
 def _explicit_session(request: Request, body: CompletionRequest) -> str | None:
@@ -272,14 +383,16 @@ def truncate_tokens(text: str, limit: int) -> str:
 
 
 def recommendations_markdown(recs: list[dict[str, Any]]) -> str:
-    """The short list a chat UI shows: ``- Title (year)``, one line each."""
+    """The list a chat UI shows (it has no cards): ``1. Title (year) — reason``, one numbered
+    line each, the card's reason after the title."""
     lines = []
-    for rec in recs:
+    for k, rec in enumerate(recs, 1):
         title = str(rec.get("title", "")).strip()
         year = rec.get("year")
         if year and not title.endswith(f"({year})"):
             title = f"{title} ({year})"
-        lines.append(f"- {title}")
+        reason = str(rec.get("reason") or "").strip()
+        lines.append(f"{k}. {title}" + (f" — {reason}" if reason else ""))
     return "\n".join(lines)
 
 
@@ -306,12 +419,14 @@ def _model_object() -> dict[str, Any]:
     return {"id": MODEL_ID, "object": "model", "created": MODEL_CREATED, "owned_by": "recagent"}
 
 
-@router.get("/v1/models", summary="OpenAI-compatible model list")
+@router.get("/v1/models", summary="OpenAI-compatible model list",
+            responses=documented(401, 429, openai=True))
 async def list_models() -> dict[str, Any]:
     return {"object": "list", "data": [_model_object()]}
 
 
-@router.get("/v1/models/{model_id:path}", summary="OpenAI-compatible model detail")
+@router.get("/v1/models/{model_id:path}", summary="OpenAI-compatible model detail",
+            responses=documented(401, 404, 429, openai=True))
 async def get_model(model_id: str) -> dict[str, Any]:
     _check_model(model_id)
     return _model_object()
@@ -326,7 +441,7 @@ class _Conversation:
         self.ttl_s = settings.session_ttl_s
         self.identity: Identity = identify(request, user_id=body.user)
         self.scope = self.identity.principal or "anon"
-        self.prior = [(m.role, _text(m.content)) for m in body.messages[:-1]
+        self.prior = [(m.role, _text(m.content)) for m in body.messages[:body.turn_at()]
                       if m.role in ("user", "assistant")]
 
     async def resolve(self, runtime: Any, request: Request, body: CompletionRequest) -> str:
@@ -360,7 +475,11 @@ class _Conversation:
 
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion",
-             responses={200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"content": {"text/event-stream": {}}},
+                        **documented(400, 401, 403, 404, 409, 413, 429, 503, openai=True),
+                        "4XX": {"model": OpenAIErrorEnvelope,
+                                "description": "every client error is in OpenAI's shape; "
+                                               "invalid requests are 400 (never 422)"}})
 async def chat_completions(
     body: CompletionRequest,
     request: Request,
@@ -370,11 +489,7 @@ async def chat_completions(
     gate: TurnGate = Depends(get_gate),
 ) -> Any:
     _check_model(body.model or MODEL_ID)
-    _check_parameters(body)
-    last = body.messages[-1]
-    if last.role != "user":
-        raise OpenAIError(422, "no_user_message", "the last message must have role 'user'",
-                          "messages")
+    last = body.messages[body.turn_at()]
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     out = _Output(completion_id, int(time.time()), body.model or MODEL_ID, _budget(body),
                   _stops(body), bool(body.stream_options and body.stream_options.include_usage),
@@ -391,7 +506,7 @@ async def chat_completions(
                                      headers=SSE_HEADERS)
         return JSONResponse(out.completion(answer))
 
-    message = check_message(_text(last.content), settings)
+    message = check_length(_text(last.content).strip(), settings, status=400)
     # the client's system/developer messages instruct the reply writer (where an LLM writes it)
     system = "\n".join(t for t in instructions[:-1] if t.strip()) or None
     conversation = _Conversation(runtime, request, settings, body)
@@ -399,7 +514,7 @@ async def chat_completions(
 
     if body.stream:
         events = runtime.agent.stream(message, session_id=session_id,
-                                      user_id=conversation.identity.user_id,
+                                      user_id=conversation.identity.subject,
                                       instructions=system)
         frames = out.turn_frames(events, metrics, message, conversation)
         streamed = StreamingResponse(_gated(gate, frames), media_type="text/event-stream",
@@ -410,7 +525,7 @@ async def chat_completions(
     try:
         async with gate.slot():
             result: TurnResult = await runtime.agent.turn(
-                message, session_id=session_id, user_id=conversation.identity.user_id,
+                message, session_id=session_id, user_id=conversation.identity.subject,
                 instructions=system)
     except Exception:
         metrics.failed_turn("openai")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import call_blocking, get_runtime
-from api.errors import ApiError, session_not_found
+from api.errors import V1, ApiError, documented, session_not_found
 from api.identity import Identity, check_access, identify
 from api.routes.chat import ID_PATTERN
 from memory.session import Feedback, FeedbackSignal, Message, SessionProfile
@@ -62,18 +62,23 @@ async def _checked(request: Request, runtime: Any, session_id: str,
     return identity, await check_access(request, runtime, session_id, identity)
 
 
-@router.get("/v1/sessions/{session_id}", response_model=SessionView, summary="Read a session")
+@router.get("/v1/sessions/{session_id}", response_model=SessionView, summary="Read a session",
+            responses=documented(*V1, 403, 404, 422))
 async def read_session(
     request: Request,
     session_id: str = SessionId,
     user_id: str | None = UserIdQuery,
     runtime: Any = Depends(get_runtime),
 ) -> SessionView:
-    _, session = await _checked(request, runtime, session_id, user_id)
-    return SessionView.model_validate(session.model_dump())
+    identity, session = await _checked(request, runtime, session_id, user_id)
+    view = SessionView.model_validate(session.model_dump())
+    if view.user_id is not None and view.user_id == identity.subject:
+        view.user_id = identity.user_id  # the caller's own id, not the tenant-scoped one
+    return view
 
 
-@router.delete("/v1/sessions/{session_id}", status_code=204, summary="Forget a session")
+@router.delete("/v1/sessions/{session_id}", status_code=204, summary="Forget a session",
+               responses=documented(*V1, 403, 404, 409, 422))
 async def forget_session(
     request: Request,
     session_id: str = SessionId,
@@ -81,7 +86,7 @@ async def forget_session(
     runtime: Any = Depends(get_runtime),
 ) -> Response:
     identity, _ = await _checked(request, runtime, session_id, user_id)
-    user_id = identity.user_id
+    user_id = identity.subject
     forget = getattr(runtime.agent, "forget", None)
     if forget is not None:
         removed = await forget(session_id, user_id=user_id)
@@ -93,7 +98,8 @@ async def forget_session(
 
 
 @router.post("/v1/sessions/{session_id}/feedback", response_model=FeedbackResponse,
-             summary="Like, dislike, click or not-interested on a recommended item")
+             summary="Like, dislike, click or not-interested on a recommended item",
+             responses=documented(*V1, 403, 404, 409, 413, 422))
 async def feedback(
     body: FeedbackRequest,
     request: Request,
@@ -107,9 +113,9 @@ async def feedback(
         raise ApiError(404, "item_not_found", f"no item {body.item_id!r} in the catalog")
     await check_access(request, runtime, session_id, identity)
     session = await runtime.agent.feedback(session_id, body.item_id, body.signal,
-                                           user_id=identity.user_id)
+                                           user_id=identity.subject)
     profile = getattr(session, "profile", None)
     if profile is None:  # the agent returned nothing useful: read back what was stored
-        profile = (await _load(runtime, session_id, identity.user_id)).profile
+        profile = (await _load(runtime, session_id, identity.subject)).profile
     return FeedbackResponse(session_id=session_id, item_id=body.item_id, signal=body.signal,
                             liked=list(profile.liked), disliked=list(profile.disliked))

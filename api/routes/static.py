@@ -2,9 +2,9 @@
 (the widget's texts for this catalog) and ``/favicon.ico``.
 
 Every word the page and the widget show about the catalog comes from the settings
-(``RECAGENT_ITEM_NOUN``) and from the catalog itself: the example requests are built from
-its largest categories, the decades they are strongest in, and its best-known items, so an
-example always works on the catalog it is shown on.
+(``RECAGENT_ITEM_NOUN``, ``RECAGENT_ITEM_VERB``) and from the catalog itself: the example
+requests are built from its largest categories, the decades they are strongest in, and its
+best-known items, so an example always works on the catalog it is shown on.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from api.errors import documented
 
 router = APIRouter(tags=["widget"])
 
@@ -52,8 +54,9 @@ def _short_title(title: str) -> bool:
     return 2 <= len(title) <= 32 and not any(ch in title for ch in "()[]:;\"")
 
 
-def widget_texts(catalog: Any, noun: str, plural: str) -> dict[str, Any]:
-    """The widget's and the page's texts for this catalog (blocking: reads the catalog)."""
+def widget_texts(catalog: Any, noun: str, plural: str, verb: str = "try") -> dict[str, Any]:
+    """The widget's and the page's texts for this catalog (blocking: reads the catalog), in
+    its words: the item noun and the verb (``RECAGENT_ITEM_VERB``: "watch", "read", "buy")."""
     cats = sorted(catalog.categories(), key=lambda c: (-_count(catalog, categories_any=[c]), c))
     examples: list[str] = []
     if cats:
@@ -73,10 +76,11 @@ def widget_texts(catalog: Any, noun: str, plural: str) -> dict[str, Any]:
     return {
         "noun": noun,
         "plural": plural,
+        "verb": verb,
         "title": title,
-        "launcher": f"Find {plural}",
-        "placeholder": f"Ask for {plural}\u2026",
-        "welcome": f"Tell me what you are in the mood for \u2014 a kind of {noun}, a decade, "
+        "launcher": f"Find {plural} to {verb}",
+        "placeholder": f"What would you like to {verb}?",
+        "welcome": f"Tell me what you would like to {verb} \u2014 a kind of {noun}, a decade, "
         "a title you loved.",
         "examples": examples,
         "famous": famous[:3],
@@ -87,15 +91,16 @@ def widget_texts(catalog: Any, noun: str, plural: str) -> dict[str, Any]:
 async def _texts(request: Request) -> dict[str, Any]:
     """The texts, made once per catalog state (a new import or a reload makes them again)."""
     from agent.service import item_words
-    from api.deps import get_runtime
+    from api.deps import runtime_of
 
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     key = (id(runtime.catalog), len(runtime.catalog))
     cached = getattr(request.app.state, _CONFIG_KEY, None)
     if cached is not None and cached[0] == key:
         return cached[1]
     words = item_words(runtime.settings)
-    texts = await asyncio.to_thread(widget_texts, runtime.catalog, words.noun, words.plural)
+    texts = await asyncio.to_thread(widget_texts, runtime.catalog, words.noun, words.plural,
+                                    words.verb)
     setattr(request.app.state, _CONFIG_KEY, (key, texts))
     return texts
 
@@ -114,9 +119,9 @@ def _bundled_demo(settings: Any) -> bool:
 @router.get("/", include_in_schema=False)
 async def index(request: Request) -> HTMLResponse:
     texts = await _texts(request)
-    from api.deps import get_runtime
+    from api.deps import runtime_of
 
-    settings = get_runtime(request).settings
+    settings = runtime_of(request).settings
     attribution = ""
     if _bundled_demo(settings):
         attribution = (STATIC_DIR / "attribution.html").read_text(encoding="utf-8")
@@ -125,6 +130,7 @@ async def index(request: Request) -> HTMLResponse:
     values = {
         "TITLE": html.escape(texts["title"]),
         "PLURAL": html.escape(texts["plural"]),
+        "VERB": html.escape(texts["verb"]),
         "EXAMPLE": html.escape(example),
         "FAMOUS": html.escape(", ".join(texts["famous"][:2])),
         "WIDGET_TITLE": html.escape(texts["title"], quote=True),
@@ -135,7 +141,8 @@ async def index(request: Request) -> HTMLResponse:
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/widget/config", summary="The widget's texts for this catalog")
+@router.get("/widget/config", summary="The widget's texts for this catalog",
+            responses=documented(503))
 async def widget_config(request: Request) -> JSONResponse:
     """Title, launcher, placeholder, welcome line and example requests for this catalog
     (a page may override each with the script tag's ``data-*`` attributes)."""
@@ -144,7 +151,9 @@ async def widget_config(request: Request) -> JSONResponse:
                                  "Access-Control-Allow-Origin": "*"})
 
 
-@router.get("/widget.js", summary="The embeddable chat widget")
+@router.get("/widget.js", summary="The embeddable chat widget", response_class=Response,
+            responses={200: {"content": {"text/javascript": {"schema": {"type": "string"}}},
+                             "description": "the script"}})
 async def widget() -> FileResponse:
     return FileResponse(STATIC_DIR / "widget.js",
                         media_type="text/javascript; charset=utf-8",

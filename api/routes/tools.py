@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.deps import get_runtime
+from api.errors import V1, documented
 
 router = APIRouter(tags=["tools"])
 
@@ -16,7 +17,8 @@ class ToolList(BaseModel):
     tools: list[dict[str, Any]]  # name, description, schema (JSON schema of the args), origin
 
 
-@router.get("/v1/tools", response_model=ToolList, summary="Registered tools")
+@router.get("/v1/tools", response_model=ToolList, summary="Registered tools",
+            responses=documented(*V1))
 async def list_tools(runtime: Any = Depends(get_runtime)) -> ToolList:
     return ToolList(tools=[
         {"name": t.name, "description": t.description, "schema": t.schema, "origin": t.origin}

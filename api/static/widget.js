@@ -17,7 +17,8 @@
  * The panel lives in a shadow root (the page's CSS does not leak in or out). Replies stream
  * over Server-Sent Events read with fetch + ReadableStream; the session id is kept in
  * sessionStorage so a reload continues the conversation, and the cards of every answer too
- * (items missing there are read back from /v1/items/{id}).
+ * (items missing there are read back from /v1/items/{id}; the session keeps each card's
+ * reason, so a rebuilt card says what it said before).
  */
 (function () {
   "use strict";
@@ -31,11 +32,21 @@
   var userId = data.userId || null;
   // the host backend's HMAC of the user id (RECAGENT_WIDGET_SECRET), sent as X-User-Token
   var userToken = data.userToken || null;
+  var storeKey = "recagent-session:" + endpoint;
+  // the anonymous session's claim (X-Session-Token, minted by the server with the first
+  // answer), kept per endpoint like the session id: a cross-origin embed sends no cookie
+  var tokenKey = "recagent-token:" + endpoint;
   function withUser(headers) {
     if (userId && userToken) headers["X-User-Token"] = userToken;
+    var claim = null;
+    try { claim = sessionStorage.getItem(tokenKey); } catch (e) { /* private mode */ }
+    if (claim) headers["X-Session-Token"] = claim;
     return headers;
   }
-  var storeKey = "recagent-session:" + endpoint;
+  function keepToken(res) {
+    var claim = res.headers.get("X-Session-Token");
+    try { if (claim) sessionStorage.setItem(tokenKey, claim); } catch (e) { /* private mode */ }
+  }
   // texts: data-* attributes win, then the server's /widget/config (from the catalog)
   var texts = {
     title: "Recommendations", launcher: "Ask for a recommendation",
@@ -305,6 +316,7 @@
       method: "POST", headers: withUser({ "Content-Type": "application/json", "Accept": "text/event-stream" }),
       body: JSON.stringify(body)
     });
+    keepToken(res);
     if (!res.ok) {
       var errBody = await res.json().catch(function () { return null; });
       if (res.status === 404 && allowRetry && errBody && errBody.error && errBody.error.code === "session_not_found") {
@@ -408,12 +420,17 @@
         addMessage(m.role === "user" ? "user" : "bot", m.content);
         var ids = m.role === "assistant" ? (m.recommendations || []) : [];
         if (!ids.length) continue;
-        var recs = await Promise.all(ids.map(function (id) {
-          if (known[id]) return known[id];
+        // each card as it was shown: the reason the server kept with the answer, the rest
+        // from this tab's copy, else from the catalog (title, year, categories, link, picture)
+        var reasons = m.reasons || [];
+        var recs = await Promise.all(ids.map(function (id, j) {
+          var reason = reasons[j] || "";
+          if (known[id]) return Object.assign({}, known[id], reason ? { reason: reason } : {});
           return fetch(endpoint + "/v1/items/" + encodeURIComponent(id)).then(function (r) {
             return r.ok ? r.json() : null;
           }).then(function (v) {
-            return v && { item_id: v.item_id, title: v.title, year: v.year, categories: v.categories || [] };
+            return v && { item_id: v.item_id, title: v.title, year: v.year, categories: v.categories || [],
+                          reason: reason, link: v.link || null, image: v.image || null };
           }).catch(function () { return null; });
         }));
         recs = recs.filter(Boolean);

@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from api.routes.health import READY_TTL_S, ReadinessCache
+from tests.clock import ManualClock
+
 _TRAINED: dict[str, Path] = {}
 
 
@@ -140,3 +143,18 @@ class TcpProxy:
         self._writers.clear()
         if server is not None:
             await server.wait_closed()
+
+
+def readiness_clock(app: Any) -> ManualClock:
+    """Put the app's kept ``/readyz`` answer on a clock the test moves (see
+    :func:`fresh_readiness`)."""
+    clock = ManualClock()
+    app.state.readiness = ReadinessCache(clock)
+    return clock
+
+
+async def fresh_readiness(client: httpx.AsyncClient, clock: ManualClock) -> httpx.Response:
+    """``/readyz`` once its kept answer is :data:`READY_TTL_S` old: a fresh check of the
+    backends (the answer is kept so that probes cannot hammer them)."""
+    clock.advance(READY_TTL_S)
+    return await client.get("/readyz")

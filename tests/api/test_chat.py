@@ -66,7 +66,7 @@ async def test_stream_refuses_bad_input_with_a_status_before_streaming(
     client: httpx.AsyncClient,
 ) -> None:
     r = await client.post("/v1/chat/stream", json={"message": "x" * 501})
-    assert r.status_code == 413
+    assert r.status_code == 422
     assert r.json()["error"]["code"] == "message_too_long"
     r = await client.post("/v1/chat/stream", json={"message": "hi", "session_id": "nope-123"})
     assert r.status_code == 404
@@ -83,12 +83,16 @@ async def test_unknown_session_id_is_404_and_creates_nothing(client: httpx.Async
 
 async def test_message_limits(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/chat", json={"message": "y" * 501})
-    assert r.status_code == 413
+    assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"] == "message_too_long" and "500" in err["message"]
-    r = await client.post("/v1/chat", json={"message": "   "})
-    assert r.status_code == 422
-    assert r.json()["error"]["code"] == "empty_message"
+    for blank in ("", "   ", "\n\t"):
+        r = await client.post("/v1/chat", json={"message": blank})
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "empty_message"
+    # the spaces around a message do not count against the limit
+    ok = await client.post("/v1/chat", json={"message": "  " + "w" * 490 + " comedies  "})
+    assert ok.status_code == 200, ok.text
     ok = await client.post("/v1/chat", json={"message": "z" * 10 + " comedies"})
     assert ok.status_code == 200
 

@@ -62,3 +62,42 @@ async def test_demo_page_embeds_the_widget(client: httpx.AsyncClient) -> None:
     urls = re.findall(r"https?://[^\s\"')]+", js.text)
     assert all("your-host" in u for u in urls), urls  # only the usage example: no CDN
     assert "attachShadow" in js.text and "getReader" in js.text
+
+
+async def test_openapi_documents_every_error_status_with_the_envelope(
+        client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    expected = {
+        ("/v1/chat", "post"): {401, 403, 404, 409, 413, 422, 429, 503},
+        ("/v1/chat/stream", "post"): {401, 403, 404, 409, 413, 422, 429, 503},
+        ("/v1/sessions/{session_id}", "get"): {401, 403, 404, 422, 429, 503},
+        ("/v1/sessions/{session_id}", "delete"): {401, 403, 404, 422, 429, 503},
+        ("/v1/sessions/{session_id}/feedback", "post"): {401, 403, 404, 409, 413, 422, 429,
+                                                         503},
+        ("/v1/items/{item_id}", "get"): {401, 404, 422, 429, 503},
+        ("/v1/admin/ingest", "post"): {401, 403, 409, 413, 422, 429, 503},
+        ("/v1/chat/completions", "post"): {400, 401, 403, 404, 409, 413, 429, 503},
+        ("/readyz", "get"): {503},
+    }
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= {int(s) for s in responses if s.isdigit()}, (path, method)
+        for status in statuses:
+            ref = str(responses[str(status)]["content"]["application/json"]["schema"])
+            envelope = "OpenAIErrorEnvelope" if path == "/v1/chat/completions" \
+                else "ErrorEnvelope"
+            assert ref.endswith(f"/{envelope}'}}"), (path, method, status, ref)
+    # the OpenAI-compatible facade refuses invalid requests with 400, like OpenAI: no 422
+    assert "422" not in paths["/v1/chat/completions"]["post"]["responses"]
+    # the request model says what the handler refuses: a blank or over-long message
+    message = spec["components"]["schemas"]["ChatRequest"]["properties"]["message"]
+    assert message["minLength"] == 1 and message["pattern"] == r"\S"
+    assert message["maxLength"] == 500  # RECAGENT_MAX_MESSAGE_CHARS of this app
+    assert "x-recagent-message" not in str(spec)
+
+
+async def test_a_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    r = await client.put("/v1/sessions/abc")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert set(r.headers["allow"].split(", ")) == {"GET", "DELETE"}

@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from api.app import create_app
+from api.routes.health import READY_TTL_S
 from recagent.settings import Settings
-from tests.api.support import TcpProxy, asgi_client
+from tests.api.support import TcpProxy, asgi_client, fresh_readiness, readiness_clock
 from tests.conftest import REDIS_URL
 
 
@@ -54,7 +55,9 @@ async def test_readyz_reports_redis_down_by_name(
 
     runtime = await build_runtime(settings, session_prefix=redis_prefix)
     try:
-        async with asgi_client(create_app(settings, runtime=runtime)) as client:
+        app = create_app(settings, runtime=runtime)
+        clock = readiness_clock(app)
+        async with asgi_client(app) as client:
             r = await client.get("/readyz")
             assert r.status_code == 200, r.text
             assert r.json()["checks"]["redis"] == {"ok": True, "detail": "ok"}
@@ -62,7 +65,8 @@ async def test_readyz_reports_redis_down_by_name(
             assert chat.status_code == 200  # the session went to Redis through the proxy
 
             await proxy.cut()
-            r = await client.get("/readyz")
+            assert (await client.get("/readyz")).status_code == 200  # the kept answer
+            r = await fresh_readiness(client, clock)
             assert r.status_code == 503
             body = r.json()
             assert body["error"]["code"] == "not_ready"
@@ -121,3 +125,39 @@ async def test_metrics_count_llm_calls_and_fallbacks(
             in text
     finally:
         await runtime.aclose()
+
+
+async def test_readyz_cannot_be_used_to_hammer_the_backends(
+    shared_runtime: object, make_settings: Callable[..., Settings],
+) -> None:
+    """However many probes arrive, at once or one after another, the database is queried
+    once per READY_TTL_S, and every probe gets the (same) real answer."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    queries: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.strip().upper() == "SELECT 1":
+            queries.append(statement)
+
+    engine = shared_runtime.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        app = create_app(make_settings(), runtime=shared_runtime)
+        clock = readiness_clock(app)
+        async with asgi_client(app) as client:
+            answers = await asyncio.gather(*(client.get("/readyz") for _ in range(50)))
+            answers += [await client.get("/readyz") for _ in range(50)]
+            assert len(queries) == 1  # 100 probes within READY_TTL_S: one check
+            clock.advance(READY_TTL_S * 0.9)
+            answers.append(await client.get("/readyz"))
+            assert len(queries) == 1
+            clock.advance(READY_TTL_S * 0.1)
+            answers += await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+            assert len(queries) == 2  # the answer aged out: one more check, shared
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert {r.status_code for r in answers} == {200}
+    assert all(r.json()["checks"]["database"]["ok"] for r in answers)

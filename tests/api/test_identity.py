@@ -178,6 +178,32 @@ async def test_a_tenant_acts_for_its_users_and_no_other_tenant_sees_them(
 
 # ---- widget (HMAC) ------------------------------------------------------------------------
 
+async def test_long_term_profiles_are_per_tenant(both_stores: httpx.AsyncClient) -> None:
+    """What ``alice`` of shop-a liked never reaches ``alice`` of shop-b (nor the reverse);
+    it does reach shop-a's ``alice`` in her next session, on either session store."""
+    client = both_stores
+    user = "alice-" + uuid.uuid4().hex[:6]
+
+    async def new_session(key: str) -> dict[str, Any]:
+        r = await client.post("/v1/chat", json={"message": "90s thrillers", "user_id": user},
+                              headers=bearer(key))
+        assert r.status_code == 200, r.text
+        s = await client.get(f"/v1/sessions/{r.json()['session_id']}",
+                             params={"user_id": user}, headers=bearer(key))
+        assert s.status_code == 200 and s.json()["user_id"] == user  # not "shop-a/..."
+        return {"id": r.json()["session_id"], "items": r.json()["recommendations"],
+                "profile": s.json()["profile"]}
+
+    first = await new_session(KEY_A)
+    liked = first["items"][0]["item_id"]
+    r = await client.post(f"/v1/sessions/{first['id']}/feedback",
+                          json={"item_id": liked, "signal": "like", "user_id": user},
+                          headers=bearer(KEY_A))
+    assert r.status_code == 200, r.text
+    assert liked in (await new_session(KEY_A2))["profile"]["liked"]  # same tenant
+    assert liked not in (await new_session(KEY_B))["profile"]["liked"]  # another tenant
+
+
 def test_user_token_is_the_documented_hmac() -> None:
     import hmac
 

@@ -5,6 +5,7 @@ history in every request)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -201,9 +202,12 @@ def test_visible_recommendations_end_the_content(oai: openai.OpenAI) -> None:
     recs = done.model_extra["recommendations"]
     content = done.choices[0].message.content or ""
     assert recs
-    expected = "\n".join(f"- {r['title']} ({r['year']})" if r["year"] else f"- {r['title']}"
-                         for r in recs)
+    expected = "\n".join(
+        f"{k}. {r['title']}" + (f" ({r['year']})" if r["year"] else "") + f" — {r['reason']}"
+        for k, r in enumerate(recs, 1))
+    assert all(r["reason"] for r in recs)  # a client without cards reads each reason here
     assert content.endswith("\n\n" + expected)
+    assert not re.search(r"\bcards?\b|below", content.split("\n\n")[0], re.I)
 
 
 def test_unknown_model_is_404_and_models_can_be_retrieved(oai: openai.OpenAI,
@@ -271,8 +275,8 @@ def test_parameters_refused_or_accepted(oai: openai.OpenAI) -> None:
                                         top_p=0.5, seed=7)
     assert plain.choices[0].message.content == tuned.choices[0].message.content
     content = plain.choices[0].message.content or ""
-    stopped = oai.chat.completions.create(model="recagent", messages=ask, stop=["\n\n- "])
-    assert stopped.choices[0].message.content == content.split("\n\n- ")[0]
+    stopped = oai.chat.completions.create(model="recagent", messages=ask, stop=["\n\n1. "])
+    assert stopped.choices[0].message.content == content.split("\n\n1. ")[0]
 
 
 OPEN_WEBUI_TITLE = """### Task:

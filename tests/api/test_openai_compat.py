@@ -81,14 +81,28 @@ def test_session_continuity_with_the_header_and_unknown_session(oai: openai.Open
 
 
 def test_errors_reach_the_client_as_openai_errors(oai: openai.OpenAI) -> None:
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    # every invalid request is 400 (as with OpenAI), never 422, with the API's codes
+    with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(model="recagent",
                                     messages=[{"role": "assistant", "content": "hello"}])
     assert info.value.body["code"] == "no_user_message"
-    with pytest.raises(openai.APIStatusError) as too_long:
+    with pytest.raises(openai.BadRequestError) as too_long:
         oai.chat.completions.create(model="recagent",
                                     messages=[{"role": "user", "content": "x" * 600}])
-    assert too_long.value.status_code == 413
+    assert too_long.value.body["code"] == "message_too_long"
+    for blank in ("", "  ", [{"type": "text", "text": " "}]):
+        with pytest.raises(openai.BadRequestError) as empty:
+            oai.chat.completions.create(model="recagent",
+                                        messages=[{"role": "user", "content": blank}])
+        assert empty.value.body["code"] == "empty_message", blank
+    with pytest.raises(openai.BadRequestError) as role:
+        oai.chat.completions.create(model="recagent",
+                                    messages=[{"role": "narrator", "content": "hi"}])
+    assert role.value.body["code"] == "invalid_request"
+    with pytest.raises(openai.BadRequestError) as typed:
+        oai.chat.completions.create(model="recagent", max_tokens="5",
+                                    messages=[{"role": "user", "content": "comedies"}])
+    assert typed.value.body["param"] == "max_tokens"
 
 
 def test_models_list(oai: openai.OpenAI) -> None:

@@ -1,22 +1,33 @@
-"""The widget of a signed-in user: the host page carries ``data-user-id`` and the
-``data-user-token`` its backend made (HMAC-SHA256 with the widget secret); the widget sends
-the token as ``X-User-Token`` and the session becomes that user's (docs/service.md,
-Identity). Headless Chromium against a real uvicorn server with a widget secret."""
+"""The widget and identity (docs/service.md, Identity), in headless Chromium against a real
+uvicorn server with a widget secret:
+
+- a signed-in user: the host page carries ``data-user-id`` and the ``data-user-token`` its
+  backend made (HMAC-SHA256 with the widget secret); the widget sends the token as
+  ``X-User-Token`` and the session becomes that user's;
+- an anonymous visitor of a page on *another origin*: no cookie crosses origins, so the
+  widget keeps the session's claim (``X-Session-Token``) next to the session id and the
+  conversation survives a reload -- and stays unreachable without the token."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from api.identity import user_token
-from tests.api.support import LiveServer, trained_models
+from tests.api.support import LiveServer, free_port, trained_models
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SECRET = "e2e-widget-secret-" + "z" * 20
+# a host site on another origin (localhost vs 127.0.0.1: both loopback -- Chromium lets a
+# loopback page call a loopback API -- but different origins: no cookie crosses)
+HOST_PORT = free_port()
+HOST_ORIGIN = f"http://localhost:{HOST_PORT}"
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +39,7 @@ def signed_server(ml_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory
     models = trained_models(ml_sqlite_url, tmp_path_factory.mktemp("e2e-id-models") / "models")
     settings = load_settings(database_url=ml_sqlite_url, model_dir=models, redis_url=None,
                              llm="rules", rate_limit_per_minute=0, plugins=[],
-                             widget_secret=SECRET)
+                             widget_secret=SECRET, cors_origins=[HOST_ORIGIN])
     server = LiveServer(create_app(settings)).start()
     yield server
     server.stop()
@@ -71,4 +82,77 @@ def test_a_signed_in_user_owns_the_widget_session(browser: Any,
     assert httpx.get(url, headers={"X-User-Id": other, "X-User-Token": user_token(
         SECRET, other)}).status_code == 404
     assert httpx.get(url).status_code == 404
+    page.close()
+
+
+def _panel_text(page: Any) -> str:
+    return str(page.evaluate(
+        "() => document.querySelector('#recagent-widget').shadowRoot.textContent"))
+
+
+def _wait_turn(page: Any, n: int) -> None:
+    page.wait_for_function(
+        """n => {
+          const p = document.querySelector('#recagent-widget').shadowRoot.querySelector('.panel');
+          return Number(p.getAttribute('data-turns') || 0) >= n
+            && p.getAttribute('aria-busy') === 'false';
+        }""", arg=n, timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def shop_site(signed_server: LiveServer) -> Iterator[str]:
+    """The host site: a page embedding the widget of the service on its own origin."""
+    api = signed_server.url
+    page = (f'<!doctype html><html><body><h1>Shop</h1><script src="{api}/widget.js" '
+            f'data-endpoint="{api}" data-open="true" defer></script></body></html>').encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", HOST_PORT), Shop)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield HOST_ORIGIN + "/shop.html"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_anonymous_conversation_survives_a_reload_on_another_origin(
+        browser: Any, signed_server: LiveServer, shop_site: str) -> None:
+    api = signed_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sent: list[Any] = []
+    page.on("request", lambda req: sent.append(req) if "/v1/chat/stream" in req.url else None)
+    page.goto(shop_site)
+    page.get_by_label("Your message").fill("a 90s thriller like Heat")
+    page.get_by_label("Your message").press("Enter")
+    _wait_turn(page, 1)
+    stored = "k => sessionStorage.getItem(k)"
+    session_id = page.evaluate(stored, "recagent-session:" + api)
+    token = page.evaluate(stored, "recagent-token:" + api)
+    assert session_id and token, (session_id, token)
+
+    page.reload()  # the conversation is restored through the token, not a cookie
+    page.wait_for_function(
+        "() => document.querySelector('#recagent-widget').shadowRoot.textContent"
+        ".includes('a 90s thriller like Heat')", timeout=30_000)
+    page.get_by_label("Your message").fill("something lighter")
+    page.get_by_label("Your message").press("Enter")
+    _wait_turn(page, 1)
+    assert "went wrong" not in _panel_text(page)
+    assert page.evaluate(stored, "recagent-session:" + api) == session_id  # not a new one
+    assert sent[-1].headers.get("x-session-token") == token
+
+    url = f"{api}/v1/sessions/{session_id}"
+    mine = httpx.get(url, headers={"X-Session-Token": token})
+    assert mine.status_code == 200 and len(mine.json()["messages"]) == 4
+    assert httpx.get(url).status_code == 404  # the id alone reaches nothing
     page.close()

@@ -109,8 +109,24 @@ def test_unreadable_profile_starts_afresh_with_a_warning(
 def test_bad_user_id_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="user_id"):
         ProfileStore(engine).get("")
-    with pytest.raises(ValueError, match="user_id"):
-        ProfileStore(engine).merge("x" * 65, SessionProfile())
+
+
+def test_tenants_and_long_ids_keep_their_own_profiles(engine: Engine) -> None:
+    """``alice`` of two tenants (and of the default one) are three people; ids longer than
+    the column are kept apart by a digest, not refused or cut into one another."""
+    from memory.profiles import tenant_user
+
+    store = ProfileStore(engine)
+    store.merge(tenant_user("shop-a", "alice"), Feedback(item_id="1", signal="like"))
+    store.merge(tenant_user("shop-b", "alice"), Feedback(item_id="2", signal="like"))
+    assert store.get(tenant_user("shop-a", "alice")).liked == ["1"]
+    assert store.get(tenant_user("shop-b", "alice")).liked == ["2"]
+    assert store.get(tenant_user("default", "alice")).updated_at is None
+    long_a, long_b = "u" * 100 + "a", "u" * 100 + "b"
+    store.merge(tenant_user("shop-a", long_a), Feedback(item_id="3", signal="like"))
+    assert store.get(tenant_user("shop-a", long_a)).liked == ["3"]
+    assert store.get(tenant_user("shop-a", long_b)).updated_at is None
+    assert store.delete(tenant_user("shop-a", long_a))
 
 
 async def test_profile_survives_a_redis_flush(

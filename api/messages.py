@@ -1,0 +1,90 @@
+"""What a valid chat message is -- the one definition, used by the request models.
+
+:data:`MessageText` is the type of every user message a request carries (``/v1/chat``,
+``/v1/chat/stream``, the user messages of ``/v1/chat/completions``): stripped, and refused
+when blank (``empty_message``) by the request model itself, so the OpenAPI document says
+what the handler would refuse (``minLength``, ``pattern``). Its length limit is a setting
+(``RECAGENT_MAX_MESSAGE_CHARS``): :func:`check_length` applies it with the same status as
+every other invalid request of the route (``message_too_long``), and
+:func:`document_limits` writes it into the app's OpenAPI document as ``maxLength``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from api.errors import ApiError
+from recagent.settings import Settings
+
+_MARK = "x-recagent-message"  # in the generated schema until document_limits replaces it
+
+
+def _nonblank(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise PydanticCustomError("empty_message", "the message is empty")
+    return stripped
+
+
+MessageText = Annotated[
+    str,
+    AfterValidator(_nonblank),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S", _MARK: True}),
+]
+
+
+def integral(value: object) -> object:
+    """JSON Schema's ``integer`` is a value, not a spelling: ``3.0`` is one. Strings and
+    booleans stay refused (the fields using this are strict)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# an integer field of a strict request model
+JsonInt = Annotated[int, BeforeValidator(integral)]
+
+
+def is_text(text: object) -> bool:
+    """True for text :data:`MessageText` accepts."""
+    return isinstance(text, str) and bool(text.strip())
+
+
+def check_length(message: str, settings: Settings, *, status: int = 422) -> str:
+    """``message`` (already a :data:`MessageText`) within the configured limit."""
+    if len(message) > settings.max_message_chars:
+        raise ApiError(
+            status, "message_too_long",
+            f"the message has {len(message)} characters; the limit is "
+            f"{settings.max_message_chars} (RECAGENT_MAX_MESSAGE_CHARS)",
+        )
+    return message
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Make ``app``'s OpenAPI document carry the configured message limit as ``maxLength``
+    of every :data:`MessageText` (the document is built once, on first request)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _mark_limit(build(), settings.max_message_chars)
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _mark_limit(node: Any, max_chars: int) -> None:
+    if isinstance(node, dict):
+        if node.pop(_MARK, False):
+            node["maxLength"] = max_chars
+        for value in node.values():
+            _mark_limit(value, max_chars)
+    elif isinstance(node, list):
+        for value in node:
+            _mark_limit(value, max_chars)
