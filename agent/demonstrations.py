@@ -19,13 +19,14 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SEED_DIR = Path(__file__).parent / "demonstrations"
 MAX_LEARNED = 2000
+MIN_DOMAIN_SHARE = 0.6  # a seeded file is this catalog's domain when this share of it fits
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -135,6 +136,39 @@ class DemonstrationStore:
             known = set(tools)
             items = [d for d in items if all(n in known for n, _a in d.plan)]
         return cls(items=items, learned_path=learned_path)
+
+    def for_catalog(self, categories: Iterable[str], titles: Container[str],
+                    min_share: float = MIN_DOMAIN_SHARE) -> DemonstrationStore:
+        """Only the examples of this catalog's domain: an example fits when every category
+        it filters on is a catalog category and every title it looks up is a catalog title
+        (``titles``: normalised); a seeded file is used when at least ``min_share`` of its
+        examples fit (a books file says nothing to a film catalog), and then only its fitting
+        examples. Learned examples (this catalog's own) always stay."""
+        from agent.vocabulary import norm
+
+        known = {c.casefold() for c in categories}
+
+        def fits(d: Demonstration) -> bool:
+            for call in d.calls:
+                args = call["args"]
+                for key in ("categories_any", "categories_all", "categories_none"):
+                    if any(str(c).casefold() not in known for c in args.get(key) or []):
+                        return False
+                if call["name"] == "lookup_items" and any(
+                        norm(str(n)) not in titles for n in args.get("names") or []):
+                    return False
+            return True
+
+        by_source: dict[str, list[Demonstration]] = {}
+        for d in self.items:
+            by_source.setdefault(d.source, []).append(d)
+        learned = str(self.learned_path) if self.learned_path is not None else None
+        kept: list[Demonstration] = []
+        for source, demos in by_source.items():
+            good = [d for d in demos if fits(d)]
+            if source == learned or len(good) >= min_share * len(demos):
+                kept.extend(demos if source == learned else good)
+        return DemonstrationStore(items=kept, learned_path=self.learned_path)
 
     def _reindex(self) -> None:
         docs = [Counter(_terms(d.request)) for d in self.items]

@@ -4,7 +4,8 @@ runs :func:`execute` in a worker thread).
 
 Before a call runs, item references in id-list arguments are resolved (plan-first: the
 model cannot know ids that ``lookup_items`` finds in the same plan): ``"$mentioned"`` is
-every item looked up so far, and a title the plan looked up earlier stands for its item id.
+every item looked up so far, ``"#n"`` the n-th of the last recommendations (numbered in the
+context), and a title the plan looked up earlier stands for its item id.
 
 A model-fixable failure (unknown tool, unparseable or schema-invalid arguments, a tool's
 ``ModelRetry``) stops the plan; the agent sends it back to the model for a bounded re-plan.
@@ -12,7 +13,9 @@ A model-fixable failure (unknown tool, unparseable or schema-invalid arguments, 
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ from tools.registry import ToolOutput, ToolRegistry
 MAX_CALLS = 12  # calls of one plan that run; the rest is reported as skipped
 ID_ARGS = ("item_ids", "like", "dislike", "seen")  # arguments holding item references
 MENTIONED = "$mentioned"
+_NTH = re.compile(r"#\d{1,3}")
 
 
 @dataclass
@@ -79,6 +83,10 @@ def _resolve_refs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
                 resolved.append(ref)
             elif ref.strip() == MENTIONED:
                 resolved.extend(ctx.bus.mentioned)
+            elif _NTH.fullmatch(ref.strip()) and not ctx.catalog.has(ref):
+                # "#2": the second of the last recommendations (the context numbers them)
+                n, last = int(ref.strip()[1:]), ctx.session.last_recommendations
+                resolved.append(last[n - 1] if 1 <= n <= len(last) else ref)
             elif ref in ctx.notes.resolved and not ctx.catalog.has(ref):
                 resolved.append(ctx.notes.resolved[ref])
             else:
@@ -87,13 +95,36 @@ def _resolve_refs(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return out
 
 
+def canonical_names(args: dict[str, Any], keys: dict[str, str],
+                    resolve: Callable[[str, str], str | None]) -> dict[str, Any]:
+    """``args`` with the values of vocabulary-typed arguments (``keys``: argument ->
+    vocabulary) spelled as the catalog does when ``resolve(vocabulary, value)`` finds exactly
+    one name ("westerns", "sci fi" -> "Western", "Sci-Fi"); the rest is left for the tool to
+    accept or refuse (a refusal goes back to the model)."""
+    out = dict(args)
+    for key, kind in keys.items():
+        value = out.get(key)
+        if isinstance(value, list):
+            out[key] = [(resolve(kind, v) or v) if isinstance(v, str) else v for v in value]
+        elif isinstance(value, str):
+            out[key] = resolve(kind, value) or value
+    return out
+
+
 def execute(
-    registry: ToolRegistry, calls: list[PlannedCall], ctx: ToolContext, attempt: PlanAttempt
+    registry: ToolRegistry, calls: list[PlannedCall], ctx: ToolContext, attempt: PlanAttempt,
+    *, vocabulary_args: dict[str, dict[str, str]] | None = None,
+    resolve: Callable[[str, str], str | None] | None = None,
 ) -> Execution:
-    """Run ``calls`` in order on ``ctx`` (its bus should be fresh); record into ``attempt``."""
+    """Run ``calls`` in order on ``ctx`` (its bus should be fresh); record into ``attempt``.
+    With ``vocabulary_args`` and ``resolve``, catalog names are spelled the catalog's way
+    first (:func:`canonical_names`)."""
     result = Execution()
     stopped = False
     for k, call in enumerate(calls):
+        keys = (vocabulary_args or {}).get(call.name)
+        if keys and resolve is not None and call.args is not None:
+            call.args = canonical_names(call.args, keys, resolve)  # as planned, then recorded
         attempt.calls.append(
             {"name": call.name, "args": call.args if call.args is not None else call.raw}
         )
@@ -105,7 +136,7 @@ def execute(
             )
             result.results.append((call.id, why))
             continue
-        before = None if ctx.bus.ids is None else len(ctx.bus.ids)
+        before = None if ctx.bus.is_open else len(ctx.bus)
         start = time.perf_counter()
         if call.args is None:
             err = ToolCallError(
@@ -118,7 +149,7 @@ def execute(
             except ToolCallError as exc:
                 err = exc
         duration = (time.perf_counter() - start) * 1e3
-        after = None if ctx.bus.ids is None else len(ctx.bus.ids)
+        after = None if ctx.bus.is_open else len(ctx.bus)
         if err is not None:
             text = f"error ({err.kind}): {err.message}"
             attempt.tools.append(

@@ -110,7 +110,7 @@ def rule_critique(
         bad = _violations(ctx, calls, recs)
         if bad:
             codes.append("violated")
-            problems.append("hard condition broken: " + "; ".join(bad[:3]))
+            problems.append("hard condition broken: " + "; ".join(bad[:1]))
         allowed_again = any(
             isinstance(c["args"], dict) and c["args"].get("include_shown") for c in calls
         )

@@ -31,7 +31,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -39,25 +39,49 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 
 from agent.demonstrations import DemonstrationStore
 from agent.executor import Execution, PlannedCall, execute, planned_calls
-from agent.llm import backend_name, is_rules, make_chat_model
-from agent.prompts import PlanContext, build_messages, prompt_tokens, replan_messages
+from agent.llm import (
+    backend_name,
+    binds_tools,
+    close_chat_model,
+    is_rules,
+    make_chat_model,
+    tool_calling_line,
+)
+from agent.prompts import (
+    HISTORY_TURNS,
+    PlanContext,
+    build_messages,
+    catalog_schemas,
+    prompt_tokens,
+    replan_messages,
+    text_tools_message,
+    unreadable_messages,
+    vocabulary_args,
+)
 from agent.reflection import Critique, is_info_plan, llm_critique, rule_critique
+from agent.reply_check import check_reply
+from agent.reply_prompt import (
+    observe,
+    relaxed_conditions,
+    reply_messages,
+    substitution_note,
+)
 from agent.responder import (
     Card,
     card_reason,
+    default_verb,
     describe_request,
     media_of,
-    named_outside,
-    reply_messages,
     template_reply,
 )
 from agent.rules import RulesPlanner
+from agent.tokens import count_message_tokens
 from agent.tool_text import NotAPlan, parse_tool_calls
 from agent.trace import Fallback, LLMCall, PlanAttempt, Reflection, ToolRecord, TurnTrace
 from agent.types import Recommendation, TurnEvent, TurnResult
 from agent.understanding.acts import load_acts_model
 from agent.understanding.policy import Words, social_reply
-from agent.vocabulary import Vocabulary, norm
+from agent.vocabulary import Vocabulary, norm, stem
 from memory.bus import CandidateBus
 from memory.session import (
     Feedback,
@@ -80,7 +104,7 @@ MAX_FIXES = 2  # re-plans for model-fixable tool errors, per turn
 MAX_INSTRUCTIONS_CHARS = 2000  # a caller's instruction to the reply writer, at most
 MAX_REPLY_CHARS = 4000  # an LLM-written reply, at most (the model is also capped in tokens)
 SAVE_ATTEMPTS = 3
-HISTORY_MESSAGES = 6
+HISTORY_MESSAGES = 2 * HISTORY_TURNS  # the rest of the user's messages: earlier_requests
 REMEMBERED_PLANS = 10_000  # (request, plan) of recent turns, for learning demonstrations
 SIGNALS = ("like", "dislike", "click", "not_interested")
 MAX_RATED_HIDDEN = 10_000  # a known user's rated items left out of recommendations
@@ -93,7 +117,8 @@ def item_words(settings: Settings) -> Words:
     plural = (settings.item_noun_plural or "").strip() or (
         noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else
         noun + "es" if noun.endswith(("s", "x", "ch", "sh")) else noun + "s")
-    return Words(noun, plural)
+    verb = (settings.item_verb or "").strip() or default_verb(noun)
+    return Words(noun, plural, verb)
 
 
 class AgentError(Exception):
@@ -114,6 +139,7 @@ class _Outcome:
     recs: list[str]
     critique: Critique
     content: str
+    relaxed: list[str] = field(default_factory=list)  # conditions a re-plan let go
 
 
 def _usage(msg: BaseMessage) -> tuple[int, int]:
@@ -145,6 +171,10 @@ class Agent:
         self.llm_critic = llm_critic
         self._vocabulary = vocabulary
         self._llm = llm
+        if llm is None and settings.llm_provider is not None:
+            # built now: a missing integration package stops start-up, not the first turn
+            self._llm = make_chat_model(settings)
+            log.info(tool_calling_line(self._llm))
         self._rules: RulesPlanner | None = None
         self.demonstrations = demonstrations or DemonstrationStore.load(
             learned_path=(
@@ -155,6 +185,13 @@ class Agent:
             tools=registry.names(),
         )
         self._plans: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
+        self._binds: dict[int, bool] = {}
+        self._vocab_args: dict[str, dict[str, str]] = {}
+        self._demos_fitted = demonstrations is not None  # a given store is used as it is
+        self._schemas: tuple[tuple[str, ...], list[dict[str, Any]]] | None = None
+        # fixed after start-up, computed once: the schemas' token count, bound tools
+        self._schema_tokens: tuple[list[dict[str, Any]], int] | None = None
+        self._bound_tools: dict[int, tuple[BaseChatModel, list[dict[str, Any]], Any]] = {}
         self._domain: str | None = None
 
     # ---- set-up ------------------------------------------------------------------------
@@ -181,20 +218,56 @@ class Agent:
                 self._llm = make_chat_model(self.settings)
         return self._llm
 
+    def _prompt_tokens(self, messages: list[BaseMessage],
+                       schemas: list[dict[str, Any]]) -> int:
+        """:func:`prompt_tokens`, the schemas' share counted once per schema list."""
+        cached = self._schema_tokens
+        if cached is None or cached[0] is not schemas:
+            cached = self._schema_tokens = (schemas, prompt_tokens([], schemas))
+        return count_message_tokens(list(messages)) + cached[1]
+
+    def _bound(self, model: BaseChatModel, schemas: list[dict[str, Any]]) -> Any:
+        """``model.bind_tools(schemas)``, made once per model and schema list."""
+        hit = self._bound_tools.get(id(model))
+        if hit is None or hit[0] is not model or hit[1] is not schemas:
+            hit = self._bound_tools[id(model)] = (model, schemas, model.bind_tools(schemas))
+        return hit[2]
+
+    async def _tool_schemas(self) -> list[dict[str, Any]]:
+        """The registry's schemas with the catalog's vocabularies in them (enums), built
+        once per registry state."""
+        key = tuple(self.registry.names())
+        if self._schemas is None or self._schemas[0] != key:
+            vocab = await self.vocabulary()
+            raw = self.registry.schemas()
+            self._vocab_args = vocabulary_args(raw)
+            self._schemas = (key, catalog_schemas(raw, {"categories": vocab.categories}))
+        return self._schemas[1]
+
+    def _catalog_name(self, kind: str, value: str) -> str | None:
+        """The catalog's spelling of a name the model wrote ("westerns" -> "Western"), when
+        the vocabulary knows exactly one; None otherwise."""
+        vocab = self._vocabulary
+        if vocab is None or kind != "categories":
+            return None
+        key = norm(value)
+        names = vocab.category_phrases.get(key) or vocab.category_phrases.get(
+            key.replace(" ", ""))
+        if not names and key and " " not in key:
+            names = vocab.category_stems.get(stem(key, vocab.language))
+        return names[0] if names and len(set(names)) == 1 else None
+
+    def _binds_tools(self, model: BaseChatModel) -> bool:
+        """Cached per model: does it take tool schemas natively (else: tools as text)."""
+        known = self._binds.get(id(model))
+        if known is None:
+            known = self._binds[id(model)] = binds_tools(model)
+        return known
+
     async def aclose(self) -> None:
-        """Close the LLM's HTTP clients (ChatOpenAI keeps connection pools open)."""
-        for attr in ("root_async_client", "async_client"):
-            client = getattr(self._llm, attr, None)
-            close = getattr(client, "close", None) or getattr(client, "aclose", None)
-            if close is not None:
-                try:
-                    await close()
-                except Exception as exc:  # closing is best effort
-                    log.debug("closing %s failed: %s", attr, exc)
-        for attr in ("root_client",):
-            client = getattr(self._llm, attr, None)
-            if client is not None and hasattr(client, "close"):
-                client.close()
+        """Close the LLM's HTTP clients (ChatOpenAI, ChatOllama keep connection pools open)."""
+        if self._llm is not None:
+            await close_chat_model(self._llm)
 
     def set_models(self, models: Any) -> None:
         """Swap the model bundle (after a reload); turns in flight keep the old one."""
@@ -324,8 +397,8 @@ class Agent:
         return PlanContext(
             domain=self._domain,
             last_recommendations=[
-                {"n": k, "id": i, "title": titles.get(i, i), "year": years.get(i)}
-                for k, i in enumerate(last[:10], 1)
+                {"id": i, "title": titles.get(i, i), "year": years.get(i)}
+                for i in last[:10]
             ],
             liked=[{"id": i, "title": titles.get(i, i)} for i in session.profile.liked[-10:]],
             disliked=[{"id": i, "title": titles.get(i, i)} for i in session.profile.disliked[-10:]],
@@ -346,13 +419,16 @@ class Agent:
         trace: TurnTrace,
     ) -> AIMessage:
         backend = backend_name(model)
-        trace.prompt_tokens.append(prompt_tokens(messages, schemas))
+        trace.prompt_tokens.append(self._prompt_tokens(messages, schemas))
         start = time.perf_counter()
         try:
-            bound = model.bind_tools(schemas)
-            msg = await asyncio.wait_for(
-                bound.ainvoke(messages), timeout=self.settings.llm_timeout_s
-            )
+            if self._binds_tools(model):
+                call = self._bound(model, schemas).ainvoke(messages)
+            else:  # the tools described in the prompt; the calls come back as text
+                call = model.ainvoke([*messages[:1], text_tools_message(schemas), *messages[1:]])
+            # the LLM timeout is for a remote model; the offline planner is local work
+            msg = await (call if is_rules(model)
+                         else asyncio.wait_for(call, timeout=self.settings.llm_timeout_s))
         except Exception as exc:
             trace.llm_calls.append(
                 LLMCall(
@@ -383,12 +459,13 @@ class Agent:
         ctx = ToolContext(
             catalog=self.catalog,
             models=self.models,
-            session=session.model_copy(deep=True),
+            session=session.fork(),
             settings=self.settings,
             bus=CandidateBus(),
             user_id=user_id,
         )
-        execution = execute(self.registry, calls, ctx, attempt)
+        execution = execute(self.registry, calls, ctx, attempt,
+                            vocabulary_args=self._vocab_args, resolve=self._catalog_name)
         names = [c["name"] for c in attempt.calls]
         if is_info_plan(attempt.calls):
             recs: list[str] = []
@@ -396,7 +473,7 @@ class Agent:
                 if out.tool in ("item_info", "explain"):
                     recs.extend(i for i in out.items if i not in recs)
             return ctx, execution, recs[:n]
-        if execution.ok and ctx.bus.ids is None and names and "rank_for_user" in self.registry:
+        if execution.ok and ctx.bus.is_open and names and "rank_for_user" in self.registry:
             # nothing narrowed or ranked the candidates: rank the catalog for this user
             start = time.perf_counter()
             try:
@@ -425,7 +502,11 @@ class Agent:
                     )
                 )
         hidden = ctx.hidden_ids() | self._rated(user_id)
-        recs = [i for i in (ctx.bus.ids or []) if i not in hidden][:n]
+        recs = ctx.bus.head(n, exclude=hidden)
+        # read what reflection and the cards need here, in this thread: on the event loop
+        # they are then cache hits
+        self.catalog.get_items(recs, n_tags=0)
+        self.catalog.get_items(recs, n_tags=8)
         return ctx, execution, recs
 
     def _rated(self, user_id: str | None) -> set[str]:
@@ -457,11 +538,23 @@ class Agent:
         rules = await self.rules()
         trace = TurnTrace(backend=backend_name(model))
         start = time.perf_counter()
-        context = await asyncio.to_thread(self._context, session, owner, limit)
-        demos = self.demonstrations.similar(message, self.settings.demonstrations_k)
+        context = self._context(session, owner, limit)  # cached columns: no I/O
+        if not self._demos_fitted:  # the seeded examples of this catalog's domain only
+            vocab = await self.vocabulary()
+            self.demonstrations = self.demonstrations.for_catalog(vocab.categories, vocab.titles)
+            self._demos_fitted = True
+        # later in a conversation the history shows the task: fewer examples (prompt budget)
+        k = self.settings.demonstrations_k
+        demos = self.demonstrations.similar(message, min(k, 2) if session.messages else k)
         history = [(m.role, m.content) for m in session.messages[-HISTORY_MESSAGES:]]
-        messages = build_messages(context, demos, history, message)
-        schemas = self.registry.schemas()
+        messages = build_messages(context, demos, history, message,
+                                  native_tools=self._binds_tools(model))
+        # a re-plan shows the plan it fixes: it goes without the examples and the earlier
+        # reply (prompt budget; the user's messages stay, the offline planner reads them)
+        base_messages = build_messages(
+            context, [], [(r, t) for r, t in history if r == "user"], message)
+        critiques: list[dict[str, Any]] = []  # of this turn, for the re-plan prompt
+        schemas = await self._tool_schemas()
         hidden_before = set(session.profile.disliked) | set(session.shown)
         trace.add_time("prompt", start)
 
@@ -470,6 +563,7 @@ class Agent:
         critique_text = ""
         fixes = reflections = 0
         seen_plans: list[list[dict[str, Any]]] = []
+        repaired_text = False  # an unreadable plan was sent back once
         # one more round than fixes + reflections: the offline planner's, after a model that
         # keeps planning what cannot run
         for _round in range(2 + MAX_FIXES + self.settings.max_reflections):
@@ -488,6 +582,14 @@ class Agent:
                 try:  # tool calls written as text (Hermes/Qwen tags, bare or fenced JSON)
                     written = parse_tool_calls(ai.content, self.registry.names())
                 except NotAPlan as exc:
+                    if not repaired_text and fixes < MAX_FIXES:  # one repair round
+                        repaired_text = True
+                        fixes += 1
+                        trace.reflections.append(Reflection(
+                            len(trace.attempts), False, [f"unreadable plan: {exc}"], "parser"))
+                        messages = base_messages + unreadable_messages(ai.content, str(exc))
+                        reason, critique_text = "fix", f"unreadable plan: {exc}"
+                        continue
                     trace.fallbacks.append(Fallback("plan", f"unreadable plan: {exc}", "rules"))
                     model, reason = rules, "fallback"
                     ai = await self._plan(model, messages, schemas, trace)
@@ -495,8 +597,20 @@ class Agent:
                     if written:
                         ai = AIMessage(content="", tool_calls=written)
             attempt = trace.new_attempt(reason, backend_name(model), critique_text)
-            attempt.content = ai.content if isinstance(ai.content, str) else ""
+            # the planner's text may become the reply (a clarifying question): capped like one
+            attempt.content = (ai.content if isinstance(ai.content, str) else "")[
+                :MAX_REPLY_CHARS]
             calls = planned_calls(ai)
+            if not calls and not is_rules(model) and (repaired_text or (
+                    attempt.content and check_reply(
+                        attempt.content, [], vocabulary=await self.vocabulary()))):
+                # an answer naming items without a plan behind it is not grounded in the
+                # catalog; after a repair request, text is not the plan asked for
+                trace.fallbacks.append(Fallback(
+                    "plan", "the model answered without a plan" if repaired_text else
+                    "the model answered with items without planning", "rules"))
+                model, reason = rules, "fallback"
+                continue
             if not calls:
                 yield TurnEvent(type="plan", data=self._plan_event(attempt))
                 if outcomes:  # a re-plan that gives up: keep the best result so far
@@ -535,7 +649,8 @@ class Agent:
                 if fixes < MAX_FIXES and plan_key not in seen_plans:
                     seen_plans.append(plan_key)
                     fixes += 1
-                    messages = messages + replan_messages(ai, execution.results, critique.to_dict())
+                    critiques.append(critique.to_dict())
+                    messages = base_messages + replan_messages(ai, execution.results, critiques)
                     reason, critique_text = "fix", "; ".join(critique.problems)
                     continue
                 if not is_rules(model):  # still invalid after the repair: the offline plan
@@ -548,8 +663,7 @@ class Agent:
                 break
             seen_plans.append(plan_key)
             t0 = time.perf_counter()
-            critique = await asyncio.to_thread(
-                rule_critique,
+            critique = rule_critique(  # item views read in _execute: no I/O here
                 ctx,
                 attempt.calls,
                 recs,
@@ -571,12 +685,16 @@ class Agent:
             outcomes.append(_Outcome(attempt, ctx, execution, recs, critique, attempt.content))
             if critique.ok or reflections >= self.settings.max_reflections:
                 break
-            if set(critique.codes) <= {"unresolved"} and recs:
-                break  # a name not in the catalog cannot be planned away
+            if set(critique.codes) <= {"unresolved", "too_few"} and recs:
+                # a name not in the catalog cannot be planned away, and fewer items than
+                # asked is what the catalog has: answer with them (the reply says so)
+                break
             if reflections and plan_key in seen_plans[:-1]:
                 break  # the re-plan repeats a plan already run: keep the best result so far
             reflections += 1
-            messages = messages + replan_messages(ai, execution.results, critique.to_dict())
+            critiques.append(critique.to_dict())
+            # compact: the turn's prompt, the last plan with its results, every critique's codes
+            messages = base_messages + replan_messages(ai, execution.results, critiques)
             reason, critique_text = "reflection", "; ".join(critique.problems)
 
         best = max(
@@ -587,6 +705,8 @@ class Agent:
                 p[0],
             ),
         )[1]
+        if best is not outcomes[0]:
+            best.relaxed = relaxed_conditions(outcomes[0].attempt.calls, best.attempt.calls)
         async for event in self._respond_and_save(
             message, session, owner, best, model, trace, start,
             (instructions or "").strip()[:MAX_INSTRUCTIONS_CHARS],
@@ -610,7 +730,7 @@ class Agent:
         if not ids:
             return []
         ctx = outcome.ctx
-        views = await asyncio.to_thread(self.catalog.get_items, ids, n_tags=8)
+        views = self.catalog.get_items(ids, n_tags=8)  # read in _execute's thread
         filters = ctx.notes.filters
         asked_categories = [c for f in filters for c in (*f.categories_all, *f.categories_any)]
         asked_period = any(f.year_min is not None or f.year_max is not None for f in filters)
@@ -628,7 +748,8 @@ class Agent:
                 query = str(args["query"])
         if ranked_by == "rank_for_user":
             seeds = liked_ids[-10:]
-        seeds = [i for i in dict.fromkeys(seeds) if i not in ids]
+        disliked = set(ctx.session.profile.disliked)  # a disliked title pulls nothing up
+        seeds = [i for i in dict.fromkeys(seeds) if i not in ids and i not in disliked]
         seed_cats = {i: set(self.catalog.item_categories(i)) for i in seeds[:10]}
         seed_titles = self.catalog.titles(list(seed_cats)) if seed_cats else {}
         known_user = False
@@ -638,6 +759,7 @@ class Agent:
             except LookupError:
                 known_user = False
         words = {w for w in norm(query).split() if len(w) > 2}
+        noun = item_words(self.settings).noun
         out: list[Recommendation] = []
         for rank, i in enumerate(ids):
             v = views.get(i)
@@ -652,6 +774,7 @@ class Agent:
                     liked = seed_titles.get(best, "")
                     shared = [c for c in v.categories if c in seed_cats[best]]
             matched = [t for t in v.tags if words & set(norm(t).split())] if words else []
+            because = bool(liked) and any(seed_titles.get(s) == liked for s in liked_ids)
             reason = card_reason(
                 categories=v.categories,
                 year=v.year,
@@ -659,15 +782,15 @@ class Agent:
                 asked_period=asked_period,
                 liked=liked,
                 shared=shared,
-                because_liked=bool(liked) and any(
-                    seed_titles.get(s) == liked for s in liked_ids),
+                because_liked=because,
                 personal=known_user,
                 matched=matched,
                 rating_avg=v.rating_avg,
                 rating_count=v.rating_count,
+                noun=noun,
             )
             if liked:
-                basis = f"liked:{liked}"
+                basis = f"{'liked' if because else 'similar'}:{liked}"
             elif known_user:
                 basis = "personal:"
             elif ranked_by == "search_text" and matched:
@@ -676,7 +799,7 @@ class Agent:
                 basis = "popular:"
             else:
                 basis = ""
-            score = ctx.bus.scores.get(i, 0.0)
+            score = ctx.bus.score_of(i)
             link, image = media_of(v.attributes)
             out.append(
                 Card(
@@ -719,20 +842,24 @@ class Agent:
                     info.extend(out.data.get("items", []))
                 elif out.tool == "explain" and out.text:
                     why.append(out.text)
-        seeds = [
-            self.catalog.label(i) for i in ctx.bus.mentioned if i not in {r.item_id for r in recs}
-        ]
         about = describe_request(ctx.notes.filters, [])
+        # what the plan found, for the reply writer (and a substitution for the template)
+        observation = observe(
+            best.execution.outputs, best.attempt.tools, -1 if info_plan else len(recs),
+            relaxed=best.relaxed,
+            unmet=[p for c, p in zip(best.critique.codes, best.critique.problems, strict=False)
+                   if c not in ("unresolved", "repeat")])
         clarify = note = ""
         if not best.attempt.calls:
             clarify = best.content or social_reply(bool(session.shown), item_words(self.settings))
-        elif is_rules(model):
-            note = best.content
+        else:
+            note = " ".join(n for n in (substitution_note(observation),
+                                        best.content if is_rules(model) else "") if n)
         if why and not clarify:
             clarify = "Why I picked it — " + " ".join(why)
         template = template_reply(
-            recs, about=about, info=info, clarify=clarify, unresolved=ctx.notes.unresolved,
-            note=note,
+            recs, about=about, filters=ctx.notes.filters, words=item_words(self.settings),
+            info=info, clarify=clarify, unresolved=ctx.notes.unresolved, note=note,
         )
         reply = template
         t0 = time.perf_counter()
@@ -746,7 +873,8 @@ class Agent:
                         o.text for o in best.execution.outputs if o.tool == "item_info"
                     )
                     async for chunk in model.astream(
-                        reply_messages(message, recs, about, info_text, instructions)
+                        reply_messages(message, recs, about, info_text, instructions,
+                                       observation)
                     ):
                         text = chunk.content if isinstance(chunk.content, str) else ""
                         if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
@@ -788,8 +916,8 @@ class Agent:
                     yield TurnEvent(type="delta", data={"text": reply, "replace": True})
                     streamed = []
             if streamed or reply != template:
-                suspects = seeds + [
-                    self.catalog.label(i) for i in (ctx.bus.ids or [])[len(recs) : len(recs) + 30]
+                suspects = [
+                    self.catalog.label(i) for i in ctx.bus.slice(len(recs), len(recs) + 30)
                 ]
                 suspects += list(
                     self.catalog.titles(
@@ -798,8 +926,9 @@ class Agent:
                         + session.profile.disliked[-20:]
                     ).values()
                 )
-                bad = named_outside(
-                    reply, recs, suspects=suspects, vocabulary=await self.vocabulary()
+                bad = check_reply(
+                    reply, recs, suspects=suspects, vocabulary=await self.vocabulary(),
+                    allowed=observation.looked_up_titles,
                 )
                 if bad:
                     trace.fallbacks.append(
@@ -827,7 +956,8 @@ class Agent:
 
         def apply(s: Session) -> None:
             s.messages.append(Message(role="user", content=message))
-            s.messages.append(Message(role="assistant", content=reply, recommendations=rec_ids))
+            s.messages.append(Message(role="assistant", content=reply, recommendations=rec_ids,
+                                      reasons=[r.reason for r in recs]))
             if not info_plan:
                 s.shown.extend(i for i in rec_ids if i not in s.shown)
             for i in added_likes:
@@ -865,7 +995,7 @@ class Agent:
         yield TurnEvent(type="done", data=result.model_dump())
 
     async def _save(self, session: Session, apply: Any, owner: str | None) -> Session:
-        current = session.model_copy(deep=True)
+        current = session.fork()
         for attempt in range(SAVE_ATTEMPTS):
             apply(current)
             try:

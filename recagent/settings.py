@@ -33,6 +33,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RECAGENT_OPENAI_API_KEY", "OPENAI_API_KEY"),
     )
     llm_timeout_s: float = Field(default=20.0, gt=0)
+    # the model behind RECAGENT_LLM=<provider>:<model> (agent/llm.py, docs/llm.md): a key for
+    # any provider (OPENAI_API_KEY stays the fallback of openai:), what one call may generate,
+    # sampling temperature, retries with backoff on 429/5xx where the provider's client has them
+    llm_api_key: SecretStr | None = None
+    llm_max_tokens: int = Field(default=1024, ge=16, le=32_768)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    # turns running at once per process (api/admission.py); unset: by backend
+    max_concurrent_turns: int | None = Field(default=None, ge=1, le=4096)
     model_dir: Path = Path("var/models")
     admin_api_key: SecretStr | None = None
     # identity (api/identity.py): server-to-server keys, kept only as sha256 digests
@@ -53,6 +62,9 @@ class Settings(BaseSettings):
     # what the catalog holds, in the words replies use ("movie", "book", "product")
     item_noun: str = Field(default="item", min_length=1, max_length=40)
     item_noun_plural: str | None = Field(default=None, max_length=40)
+    # what one does with an item ("watch", "read", "buy"); unset: from the noun
+    # (agent/item_verbs.json), "try" for a noun not listed there
+    item_verb: str | None = Field(default=None, max_length=40)
     # the language messages are read in (word frequencies of the offline planner)
     language: str = Field(default="en", min_length=2, max_length=8)
     demonstrations_k: int = Field(default=3, ge=0, le=20)
@@ -126,9 +138,16 @@ class Settings(BaseSettings):
     @field_validator("llm")
     @classmethod
     def _check_llm(cls, value: str) -> str:
-        if value == "rules" or value.startswith("openai:") and len(value) > len("openai:"):
+        """``rules``, ``<provider>:<model>`` (any provider LangChain's ``init_chat_model``
+        knows; whether its package is installed is checked when the model is built), or
+        ``custom:<entry point name>[:<model>]``."""
+        import re
+
+        value = value.strip()
+        if value == "rules" or re.fullmatch(r"[a-z][a-z0-9_-]*:\S.*", value):
             return value
-        raise ValueError("expected 'rules' or 'openai:<model>'")
+        raise ValueError("expected 'rules', '<provider>:<model>' (openai:gpt-4o-mini, "
+                         "ollama:qwen2.5) or 'custom:<name>'")
 
     @field_validator("database_url")
     @classmethod
@@ -155,8 +174,14 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def llm_provider(self) -> str | None:
+        """``openai``, ``ollama``, ``custom``, ...; None for the rules planner."""
+        return None if self.llm == "rules" else self.llm.split(":", 1)[0]
+
+    @property
     def llm_model(self) -> str | None:
-        return self.llm.split(":", 1)[1] if self.llm.startswith("openai:") else None
+        """The model name after the provider (None for the rules planner)."""
+        return None if self.llm == "rules" else self.llm.split(":", 1)[1]
 
     def plugin_selected(self, name: str) -> bool:
         return "*" in self.plugins or name in self.plugins

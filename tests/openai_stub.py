@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -98,65 +98,34 @@ def _completion(reply: StubReply, model: str) -> dict[str, Any]:
     }
 
 
-def _chunks(reply: StubReply, model: str, include_usage: bool) -> list[dict[str, Any]]:
+def _chunks(reply: StubReply, model: str, include_usage: bool) -> Iterator[dict[str, Any]]:
     base = {
         "id": "chatcmpl-stub",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
     }
-    out = [
-        {
-            **base,
-            "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-            ],
-        }
-    ]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    yield chunk({"role": "assistant", "content": ""})
     words = reply.content.split(" ") if reply.content else []
     for k, word in enumerate(words):
-        piece = word if k == 0 else " " + word
-        out.append(
-            {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-        )
+        yield chunk({"content": word if k == 0 else " " + word})
     for k, call in enumerate(_tool_calls_json(reply)):
-        out.append(
-            {
-                **base,
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"tool_calls": [{"index": k, **call}]},
-                        "finish_reason": None,
-                    }
-                ],
-            }
-        )
-    out.append(
-        {
-            **base,
-            "choices": [
-                {
-                    "index": 0,
-                    "delta": {},
-                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-                }
-            ],
-        }
-    )
+        yield chunk({"tool_calls": [{"index": k, **call}]})
+    yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
     if include_usage:
-        out.append(
-            {
-                **base,
-                "choices": [],
-                "usage": {
-                    "prompt_tokens": reply.prompt_tokens,
-                    "completion_tokens": reply.completion_tokens,
-                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-                },
-            }
-        )
-    return out
+        yield {
+            **base,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            },
+        }
 
 
 class OpenAIStub:
@@ -232,10 +201,17 @@ class OpenAIStub:
                     return
                 if stream:
                     include = bool((body.get("stream_options") or {}).get("include_usage"))
-                    events = "".join(
-                        f"data: {json.dumps(c)}\n\n" for c in _chunks(response, stub.model, include)
-                    )
-                    self._send(200, "text/event-stream", events + "data: [DONE]\n\n")
+                    # written as produced (no Content-Length; the connection closes at the
+                    # end), so a client that stops reading early stops a long reply early
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    for c in _chunks(response, stub.model, include):
+                        self.wfile.write(f"data: {json.dumps(c)}\n\n".encode())
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
                 else:
                     self._send(
                         200, "application/json", json.dumps(_completion(response, stub.model))

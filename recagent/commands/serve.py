@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from recagent.commands.errors import CliError
+
 if TYPE_CHECKING:
     from recagent.settings import Settings
 
@@ -28,7 +30,6 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
 def check_exposure(settings: Settings, host: str) -> None:
     """With no identity configured user ids are trusted: loopback only, unless told."""
     from api.identity import is_loopback
-    from recagent.cli import CliError
 
     if (not settings.identity_configured and not settings.allow_unauthenticated
             and not is_loopback(host)):
@@ -43,7 +44,6 @@ def check_database(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from recagent.cli import CliError
     from tools.catalog.db import make_engine
 
     url = make_url(settings.database_url)
@@ -63,12 +63,25 @@ def check_database(settings: Settings) -> None:
         engine.dispose()
 
 
+def check_llm(settings: Settings) -> None:
+    """Build the configured chat model once: a provider whose package is missing stops
+    start-up with one line naming it; say how plans will be read (native or text tools)."""
+    from agent.llm import LLMConfigError, make_chat_model, tool_calling_line
+
+    if settings.llm_provider is None:
+        return
+    try:
+        model = make_chat_model(settings)
+    except LLMConfigError as exc:
+        raise CliError(str(exc)) from None
+    print("recagent: " + tool_calling_line(model), flush=True)
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Run uvicorn in factory mode: every worker builds its app (and runtime) itself."""
     import uvicorn
 
     from api.logs import uvicorn_log_config
-    from recagent.cli import CliError
     from recagent.settings import load_settings
 
     settings = load_settings()  # fail fast, before forking workers, on a bad configuration
@@ -79,6 +92,7 @@ def run_server(args: argparse.Namespace) -> int:
         raise CliError("--workers must be at least 1")
     check_exposure(settings, host)
     check_database(settings)
+    check_llm(settings)
     if workers > 1 and not settings.redis_url:
         print("recagent: warning: several workers with in-process sessions: a conversation "
               "only continues on the worker that started it; set RECAGENT_REDIS_URL",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.responder import named_outside
+from agent.reply_check import check_reply
 from agent.service import Agent
 from agent.types import TurnResult
 from tools.catalog.repository import Catalog
@@ -400,7 +400,7 @@ def _check(
         top = catalog.get_items(ids[:1], n_tags=50)[ids[0]]
         assert expect.top_tag in top.tags, f"{where}: {top.title} {top.tags}"
     # the reply names only recommended items (the template lists them)
-    assert not named_outside(result.reply, result.recommendations, suspects=expect.not_titles)
+    assert not check_reply(result.reply, result.recommendations, suspects=expect.not_titles)
 
 
 @pytest.mark.parametrize("name,turns", CONVERSATIONS, ids=[c[0] for c in CONVERSATIONS])

@@ -32,6 +32,7 @@ def _llm(stub: OpenAIStub, timeout_s: float = 5.0) -> Any:
         llm_base_url=stub.base_url,
         openai_api_key="sk-test",
         llm_timeout_s=timeout_s,
+        llm_max_retries=0,  # retries on 429/5xx: tests/agent/test_llm_providers.py
         plugins="",
     )
     return make_chat_model(settings)
@@ -102,7 +103,7 @@ async def test_reply_stream_failure_falls_back_to_template(
     agent: Agent = await make_agent(_llm(stub))
     result = await agent.turn("90s comedies")
     assert any(f["stage"] == "respond" for f in result.trace["fallbacks"])
-    assert "ten picks" in result.reply.lower()
+    assert "ten comedy items from the 1990s" in result.reply.lower()
 
 
 # ---- what models really return (issue 11): tool calls as text, broken plans -------------
@@ -137,6 +138,20 @@ async def test_unreadable_plan_falls_back_to_the_offline_planner(make_agent: Any
                                           for r in result.recommendations)
     assert "tool_call" not in result.reply and "{" not in result.reply
     assert any(f["stage"] == "plan" and f["to"] == "rules" for f in result.trace["fallbacks"])
+
+
+async def test_an_unreadable_plan_gets_one_repair_round(make_agent: Any,
+                                                       stub: OpenAIStub) -> None:
+    broken = StubReply(content='<tool_call>{"name": "filter_items", "arguments": {')
+    fixed = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]})])
+    stub.push(broken, fixed, StubReply(content="Westerns, as asked."))
+    agent: Agent = await make_agent(_llm(stub))
+    result = await agent.turn("some westerns")
+    assert result.reply == "Westerns, as asked." and not result.trace["fallbacks"]
+    assert result.recommendations and all("Western" in r.categories
+                                          for r in result.recommendations)
+    repair = stub.requests[1]["messages"][-1]["content"]
+    assert "could not be read" in repair and "not valid JSON" in repair
 
 
 async def test_a_model_that_keeps_planning_unknown_tools_ends_in_the_offline_plan(

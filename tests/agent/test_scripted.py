@@ -105,7 +105,7 @@ async def test_reflection_replans_on_a_violated_condition(make_agent: Any) -> No
     # the first plan filters on a category that matches nothing in the 2030s: the filter
     # leaves the bus unchanged, so the ranking recommends non-matching items
     empty_filter = plan(
-        ("filter_items", {"categories_all": ["Western"], "year_min": 2015}),
+        ("filter_items", {"categories_all": ["Western"], "year_min": 2030}),
         ("rank_by_popularity", {}),
     )
     model = ScriptedChatModel(script=[empty_filter, COMEDY_90S, "Ok."])
@@ -145,7 +145,7 @@ async def test_max_reflections_is_honoured(make_agent: Any) -> None:
 
 async def test_zero_reflections(make_agent: Any) -> None:
     hopeless = plan(
-        ("filter_items", {"categories_all": ["Western"], "year_min": 2015}),
+        ("filter_items", {"categories_all": ["Western"], "year_min": 2030}),
         ("rank_by_popularity", {}),
     )
     model = ScriptedChatModel(script=[hopeless, "Here."])
@@ -165,7 +165,7 @@ async def test_llm_error_falls_back_to_rules(make_agent: Any) -> None:
     for rec in result.recommendations:
         assert "Comedy" in rec.categories and "Horror" not in rec.categories
     # the reply is the template (the failing model is not asked again)
-    assert "ten picks" in result.reply.lower()
+    assert "ten comedy items" in result.reply.lower()
 
 
 async def test_reply_naming_other_items_is_replaced(make_agent: Any) -> None:
@@ -236,7 +236,8 @@ async def test_prompt_budget_with_all_tools_and_three_demos(make_agent: Any) -> 
     result = await agent.turn("something like Heat but from the 80s, no comedy")
     assert len(agent.registry.names()) >= 9
     prompt = model.calls[0]
-    assert prompt[0].content.count("User: ") == 3  # three demonstrations
+    # three demonstrations, as example messages
+    assert sum(1 for m in prompt if getattr(m, "name", None) == "example_user") == 3
     schemas = json.dumps(agent.registry.schemas(), separators=(",", ":"))
     total = sum(count_tokens(str(m.content)) + 4 for m in prompt) + count_tokens(schemas)
     assert total <= 2500, total

@@ -1,0 +1,117 @@
+"""What the planner is sent (issue 11): schemas carrying the catalog, demonstrations of the
+catalog's own domain without placeholders, "#n" references, the prompt budget at turn 10.
+Real ``ChatOpenAI`` against the local stub; assertions on what the user gets and on the
+requests the model receives."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from agent.service import Agent
+from tests.openai_stub import OpenAIStub, StubReply
+
+WESTERNS = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]}),
+                                 ("rank_by_popularity", {"by": "popularity"})])
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as server:
+        yield server
+
+
+async def _agent(make_agent: Any, stub: OpenAIStub, **overrides: Any) -> Agent:
+    agent: Agent = await make_agent(settings_overrides={
+        "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
+        **overrides})
+    return agent
+
+
+async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: Any,
+                                                               stub: OpenAIStub) -> None:
+    stub.push(WESTERNS, StubReply(content="Westerns."))
+    agent = await _agent(make_agent, stub)
+    result = await agent.turn("some westerns")
+    assert result.recommendations
+    tools = {t["function"]["name"]: t["function"] for t in stub.requests[0]["tools"]}
+    params = tools["filter_items"]["parameters"]
+    assert params["properties"]["categories_all"]["items"] == {"$ref": "#/$defs/categories"}
+    vocabulary = await agent.vocabulary()
+    enum = params["$defs"]["categories"]["enum"]
+    assert enum == sorted(vocabulary.categories) and "Western" in enum
+    assert "x-catalog-vocabulary" not in json.dumps(stub.requests[0]["tools"])
+
+
+async def test_demonstrations_are_the_catalogs_domain_without_placeholders(
+        make_agent: Any, stub: OpenAIStub) -> None:
+    stub.push(StubReply(content="What kind of story are you after?"))
+    agent = await _agent(make_agent, stub, demonstrations_k=20)
+    await agent.turn("recommend me some history books about the war please")
+    sent = stub.requests[0]["messages"]
+    examples = [m for m in sent if str(m.get("name", "")).startswith("example")]
+    asked = [m for m in examples if m["role"] == "user"]
+    planned = [m for m in examples if m["role"] == "assistant" and m.get("tool_calls")]
+    assert len(asked) >= 3 and planned  # real example tool-call messages
+    text = json.dumps(examples)
+    assert not re.search(r"\bbooks?\b", text.casefold())
+    assert "<" not in text and "Cooking" not in text
+    assert sent[-1] == {"role": "user", "content": "recommend me some history books about the "
+                                                   "war please"}
+    # every example call has its result, as the API requires
+    ids = {c["id"] for m in planned for c in m["tool_calls"]}
+    assert ids == {m["tool_call_id"] for m in sent if m["role"] == "tool"}
+
+
+async def test_the_nth_recommendation_is_a_real_reference(make_agent: Any,
+                                                          stub: OpenAIStub) -> None:
+    stub.push(WESTERNS, StubReply(content="Westerns."),
+              StubReply(tool_calls=[("similar_items", {"item_ids": ["#2"]})]),
+              StubReply(content="More like that one."))
+    agent = await _agent(make_agent, stub)
+    first = await agent.turn("some westerns")
+    second = await agent.turn("more like the second one", session_id=first.session_id)
+    assert second.reply == "More like that one." and len(second.recommendations) == 10
+    assert [a["reason"] for a in second.trace["attempts"]] == ["initial"]
+    assert first.recommendations[1].item_id not in {r.item_id for r in second.recommendations}
+
+
+ASKS = [
+    "some westerns please, the classic kind with long silences",
+    "something like Rio Bravo but a bit more recent, from the seventies maybe",
+    "no musicals, and nothing too long; I want to watch it tonight",
+    "what about comedies from the 1990s that most people have heard of",
+    "I loved the first one, more like that",
+    "any highly rated dramas about families, not too sad please",
+    "hmm, something darker, a thriller set in a big city",
+    "I did not like the third one, skip anything like it",
+    "a few animated ones for a family evening with kids",
+    "ok last one: a popular sci-fi film with space travel",
+]
+
+
+async def test_the_planner_prompt_stays_under_budget_at_turn_ten(make_agent: Any,
+                                                                 stub: OpenAIStub) -> None:
+    agent = await _agent(make_agent, stub)
+    session = None
+    for ask in ASKS:
+        stub.push(WESTERNS, StubReply(content="Here are a few westerns that fit. " * 12))
+        result = await agent.turn(ask, session_id=session)
+        session = result.session_id
+    assert result.recommendations
+    assert result.trace["prompt_tokens"][0] <= 2000, result.trace["prompt_tokens"]
+    # a re-plan at turn ten (the plan left nothing) is sent compact as well
+    empty = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western", "Animation"],
+                                                    "year_min": 2020})])
+    session = None
+    for ask in [*ASKS[:9], "animated westerns from 2020 on"]:
+        stub.push(*([empty] if ask.startswith("animated") else []), WESTERNS,
+                  StubReply(content="Here are a few westerns that fit. " * 12))
+        result = await agent.turn(ask, session_id=session)
+        session = result.session_id
+    assert len(result.trace["prompt_tokens"]) == 2, result.trace["prompt_tokens"]
+    assert max(result.trace["prompt_tokens"]) <= 2000, result.trace["prompt_tokens"]
