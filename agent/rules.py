@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -49,6 +49,8 @@ class RulesPlanner(BaseChatModel):
     name: str | None = "rules"
     _reader: Reader | None = PrivateAttr(default=None)
     _cache: OrderedDict[str, Reading] = PrivateAttr(default_factory=OrderedDict)
+    _bound: tuple[Sequence[Any], Runnable[LanguageModelInput, AIMessage]] | None = PrivateAttr(
+        default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -105,7 +107,16 @@ class RulesPlanner(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+        """Bound once per tool list: the agent passes the registry's shared schema list
+        every turn, so the same binding is reused (no conversion per turn)."""
+        if kwargs:
+            return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+        cached = self._bound
+        if cached is not None and cached[0] is tools:
+            return cached[1]
+        bound = self.bind(tools=[convert_to_openai_tool(t) for t in tools])
+        self._bound = (tools, bound)
+        return bound
 
     def decide(self, messages: Sequence[BaseMessage], tools: set[str]) -> Plan:
         users = user_messages(messages)
@@ -144,6 +155,18 @@ class RulesPlanner(BaseChatModel):
         msg.usage_metadata = usage_metadata(
             messages, out_text + json.dumps([c["args"] for c in msg.tool_calls]))
         return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """The native async path: planning is short CPU work (readings are cached per
+        message), so it runs inline on the event loop instead of LangChain's default hop
+        to a worker thread."""
+        return self._generate(messages, stop, None, **kwargs)
 
 
 def decide_empty(words: Words) -> str:

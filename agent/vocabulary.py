@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from tools.catalog.protocol import Catalog
 from tools.catalog.text import normalize_title
 
 MAX_TITLES = 200_000
@@ -30,8 +31,10 @@ EVERYDAY_ZIPF = 5.0
 SPECIFIC_RARITY = 3.0
 
 
+@lru_cache(maxsize=8192)
 def norm(text: str) -> str:
-    """Lower case, accents folded, punctuation -> spaces (the form phrases are compared in)."""
+    """Lower case, accents folded, punctuation -> spaces (the form phrases are compared in).
+    Cached: the same category names, tags and titles are normalized on every turn."""
     return normalize_title(text) if text.strip() else ""
 
 
@@ -188,7 +191,7 @@ class Vocabulary:
                    year_min=year_min, year_max=year_max, title_years=years, language=language)
 
     @classmethod
-    def from_catalog(cls, catalog: Any, language: str = "en") -> Vocabulary:
+    def from_catalog(cls, catalog: Catalog, language: str = "en") -> Vocabulary:
         """From ``Catalog.vocabulary()``. Blocking: call it in a thread."""
         vocab = catalog.vocabulary(n_tags=MAX_TAGS)
         titles: dict[str, str] = {}

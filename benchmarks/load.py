@@ -7,13 +7,22 @@ conversations (a request, then follow-ups in the same session). Two set-ups:
 
 * ``embedded``: the defaults -- SQLite, in-process sessions, 1 worker;
 * ``pg``: PostgreSQL (a throw-away database, created and dropped here) + Redis sessions
-  (db 13, keys removed afterwards) with 2 uvicorn workers.
+  (db 13, keys removed afterwards) with 2 uvicorn workers;
+* ``redis``: the SQLite catalog of ``embedded`` + Redis sessions with 2 workers (the
+  production setting on one machine: ``RECAGENT_WORKERS`` = cores, sessions in Redis).
 
 Every level runs ``--duration`` seconds (and at most ``--max-requests`` turns) ``--runs``
 times; the table shows the median of the runs. Bounded in count and time; stops by itself.
 
-    nice .venv/bin/python benchmarks/load.py                  # both set-ups, 1/16/64
+``--baseline DIR`` (another checkout, e.g. ``git worktree add /tmp/base HEAD``) also serves
+that tree's code on the same data, and interleaves its runs with this tree's (base, new,
+new, base, ...; both servers stay up, the idle one costs nothing): the table then has a
+row per code version and the ratio of the medians, measured under the same machine load.
+``--workers`` overrides the worker count of a set-up (``embedded=1,redis=2,pg=2``).
+
+    nice .venv/bin/python benchmarks/load.py                  # all set-ups, 1/16/64
     nice .venv/bin/python benchmarks/load.py --modes embedded --duration 5 --runs 1
+    nice .venv/bin/python benchmarks/load.py --levels 16 --runs 5 --baseline /tmp/base
 """
 
 from __future__ import annotations
@@ -166,17 +175,17 @@ def clean_redis() -> None:
 # ---- server ----------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("RECAGENT_")}
         full.update(env, RECAGENT_RATE_LIMIT_PER_MINUTE="0", RECAGENT_LLM="rules",
                     RECAGENT_LOG_LEVEL="WARNING", RECAGENT_PLUGINS="",
-                    OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+                    OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(root))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "recagent", "serve", "--port", str(self.port),
              "--workers", str(workers)],
-            cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            cwd=root, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -303,50 +312,127 @@ def bench(label: str, url: str, levels: list[int], args: argparse.Namespace) -> 
     for conc in levels:
         runs = [asyncio.run(run_level(url, conc, args.duration, args.max_requests, seed=r))
                 for r in range(args.runs)]
-        rate = statistics.median(r.rate for r in runs)
-        p50 = statistics.median(r.pct(0.50) for r in runs)
-        p99 = statistics.median(r.pct(0.99) for r in runs)
-        errors = sum(r.errors for r in runs)
-        turns = sum(r.ok for r in runs)
-        row = (f"| {label} | {conc} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {errors} | "
-               f"{turns} |")
+        row = _row(label, conc, runs)
         print(row, flush=True)
         rows.append(row)
     return rows
 
 
+def _row(label: str, conc: int, runs: list[RunResult]) -> str:
+    rate = statistics.median(r.rate for r in runs)
+    p50 = statistics.median(r.pct(0.50) for r in runs)
+    p99 = statistics.median(r.pct(0.99) for r in runs)
+    errors = sum(r.errors for r in runs)
+    turns = sum(r.ok for r in runs)
+    return f"| {label} | {conc} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {errors} | {turns} |"
+
+
+def bench_against(label: str, servers: dict[str, Server], levels: list[int],
+                  args: argparse.Namespace) -> list[str]:
+    """Interleaved runs of several servers (same data, different code): per level and run,
+    each server in turn, the order alternating, so machine load hits them alike."""
+    for server in servers.values():
+        asyncio.run(run_level(server.url, 4, 3.0, 60, seed=999))
+    rows = []
+    names = list(servers)
+    for conc in levels:
+        runs: dict[str, list[RunResult]] = {n: [] for n in names}
+        for r in range(args.runs):
+            for name in (names if r % 2 == 0 else names[::-1]):
+                result = asyncio.run(run_level(servers[name].url, conc, args.duration,
+                                               args.max_requests, seed=r))
+                runs[name].append(result)
+                print(f"  {label} [{name}] c={conc} run {r + 1}: {result.rate:.1f} turns/s, "
+                      f"p99 {result.pct(0.99):.1f} ms, errors {result.errors}", flush=True)
+        for name in names:
+            row = _row(f"{label} [{name}]", conc, runs[name])
+            print(row, flush=True)
+            rows.append(row)
+        if len(names) == 2:
+            base, new = (statistics.median(r.rate for r in runs[n]) for n in names)
+            p99b, p99n = (statistics.median(r.pct(0.99) for r in runs[n]) for n in names)
+            row = (f"| {label} [{names[1]} / {names[0]}] | {conc} | x{new / base:.2f} | | "
+                   f"x{p99n / p99b:.2f} | | |")
+            print(row, flush=True)
+            rows.append(row)
+    return rows
+
+
+def serve(env: dict[str, str], workers: int, baseline: Path | None) -> dict[str, Server]:
+    """This tree's server (``new``), and the baseline tree's (``base``) when given."""
+    servers: dict[str, Server] = {}
+    try:
+        if baseline is not None:
+            servers["base"] = Server(env, workers, root=baseline)
+        servers["new"] = Server(env, workers)
+        for server in servers.values():
+            server.wait_ready()
+    except BaseException:
+        for server in servers.values():
+            server.stop()
+        raise
+    return servers
+
+
+def run_mode(label: str, env: dict[str, str], workers: int, levels: list[int],
+             args: argparse.Namespace) -> list[str]:
+    servers = serve(env, workers, args.baseline)
+    try:
+        if args.baseline is None:
+            return bench(label, servers["new"].url, levels, args)
+        return bench_against(label, servers, levels, args)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", default="embedded,pg")
+    parser.add_argument("--modes", default="embedded,redis,pg")
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per level per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-requests", type=int, default=5000,
                         help="cap on turns per level per run")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout: serve its code too, runs interleaved")
+    parser.add_argument("--workers", default="embedded=1,pg=2,redis=2",
+                        help="workers per set-up, e.g. embedded=1,pg=2,redis=2")
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "recagent" / "__init__.py").exists():
+            parser.error(f"--baseline {args.baseline}: not a recagent checkout")
     levels = [int(x) for x in args.levels.split(",")]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    workers = {"embedded": 1, "pg": 2, "redis": 2}
+    for part in args.workers.split(","):
+        if part.strip():
+            key, _, value = part.partition("=")
+            workers[key.strip()] = int(value)
     header = ["| set-up | concurrency | turns/s | p50 ms | p99 ms | errors | turns |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     rows: list[str] = []
     embedded_env = prepare_embedded()
     print("\n".join(header), flush=True)
     if "embedded" in modes:
-        server = Server(embedded_env, workers=1)
+        n = workers["embedded"]
+        rows += run_mode(f"embedded (SQLite, in-process, {n} worker{'s' * (n > 1)})",
+                         embedded_env, n, levels, args)
+    if "redis" in modes:
+        n = workers["redis"]
         try:
-            server.wait_ready()
-            rows += bench("embedded (SQLite, in-process, 1 worker)", server.url, levels, args)
+            rows += run_mode(f"SQLite + Redis, {n} worker{'s' * (n > 1)}",
+                             {**embedded_env, "RECAGENT_REDIS_URL": REDIS,
+                              "RECAGENT_SESSION_TTL_S": "600"}, n, levels, args)
         finally:
-            server.stop()
+            clean_redis()
     if "pg" in modes:
         url = create_pg_database()
         try:
-            server = Server(prepare_pg(url), workers=2)
-            try:
-                server.wait_ready()
-                rows += bench("PostgreSQL + Redis, 2 workers", server.url, levels, args)
-            finally:
-                server.stop()
+            n = workers["pg"]
+            rows += run_mode(f"PostgreSQL + Redis, {n} worker{'s' * (n > 1)}", prepare_pg(url),
+                             n, levels, args)
         finally:
             drop_pg_database(url)
             clean_redis()

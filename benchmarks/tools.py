@@ -6,11 +6,20 @@ Datasets:
   ``--scale 1`` (``--scale 0.1`` = 100k items / 2M interactions), generated once into
   ``.bench-cache/`` (seeded), on SQLite and PostgreSQL.
 
-Each tool runs ``--runs`` times on a realistic bus state (see ``SCENARIOS``); the table
+Each tool runs ``--runs`` times on a realistic bus state (see ``scenarios()``): "open"
+(nothing restricted yet), "2k" (2,000 candidates) and "broad" (a broad request: the items
+of one category, most popular first, at most 100,000 -- ~100k on the 1M catalog); the table
 prints p50/p99 in milliseconds::
 
     nice .venv/bin/python benchmarks/tools.py --dataset ml --db sqlite postgresql
     nice .venv/bin/python benchmarks/tools.py --dataset synthetic --scale 1 --db sqlite postgresql
+
+``--baseline DIR`` (another checkout, e.g. ``git worktree add /tmp/base HEAD``) measures
+that code too: ``--rounds`` rounds, each running this script once on the baseline's code
+and once on this tree's (order alternating, one process each, same data), then prints the
+medians over the rounds side by side with the ratio::
+
+    nice .venv/bin/python benchmarks/tools.py --dataset synthetic --runs 20 --baseline /tmp/base
 
 Model for the synthetic catalog: ALS (few iterations, it is about serving latency, not
 quality) trained from the generated arrays directly, plus the TF-IDF text index.
@@ -31,13 +40,15 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# ``--code DIR``: import the recagent code from DIR (a baseline checkout) instead of ROOT
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]) if "--code" in sys.argv[:-1] else ROOT
+sys.path.insert(0, str(CODE))
 
 from memory.bus import CandidateBus  # noqa: E402
 from memory.session import Session  # noqa: E402
 from recagent.settings import load_settings  # noqa: E402
 from tools.catalog.db import ensure_schema, make_engine  # noqa: E402
-from tools.catalog.repository import Catalog  # noqa: E402
+from tools.catalog.repository import Catalog, ItemFilter  # noqa: E402
 from tools.context import ToolContext  # noqa: E402
 from tools.recommenders.bundle import ModelBundle  # noqa: E402
 from tools.registry import ToolRegistry, default_registry  # noqa: E402
@@ -45,6 +56,7 @@ from tools.registry import ToolRegistry, default_registry  # noqa: E402
 CACHE = ROOT / ".bench-cache"
 PG_ADMIN = os.environ.get("RECAGENT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TARGETS = {"ml": (5.0, 20.0), "synthetic": (None, 50.0)}  # (p50, p99) ms
+BROAD = 100_000  # most candidates of the "broad" scenarios
 CATS = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
         "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
         "Thriller", "War", "Western"]
@@ -207,6 +219,8 @@ def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
     titles = [cols.titles[k] for k in cols.pop_order[:2].tolist()]
     typo = titles[0][:-2] + titles[0][-1:] if len(titles[0]) > 4 else titles[0]
     narrowed = [str(i) for i in cols.ids[cols.pop_order[: min(2000, len(cols.ids))]]]
+    # a broad request ("comedies"): one category's items, most popular first, <= 100k
+    broad = catalog.filter_ids(ItemFilter(categories_any=["Comedy"]))[:BROAD]
     user = None
     als = bundle.get("als") if "als" in bundle.models else bundle.default
     user = str(als.user_ids[0]) if len(als.user_ids) else None  # type: ignore[attr-defined]
@@ -218,6 +232,16 @@ def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
         ctx.bus = CandidateBus()
         ctx.bus.set("bench", narrowed)
         ctx.bus.mentioned = top[:1]
+
+    def broad_bus(ctx: ToolContext) -> None:
+        ctx.bus = CandidateBus()
+        ctx.bus.set("bench", broad)
+        ctx.bus.mentioned = top[:1]
+        ctx.session.shown = broad[100:110]  # an earlier list: hidden from the results
+
+    def broad_user(ctx: ToolContext) -> None:
+        broad_bus(ctx)
+        ctx.user_id = user
 
     def mentioned(ctx: ToolContext) -> None:
         ctx.bus = CandidateBus()
@@ -232,6 +256,7 @@ def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
         catalog._views.clear()  # measure the database read, not the per-process view cache
 
     cat = "Comedy"
+    b = f"broad {len(broad) // 1000}k" if len(broad) >= 1000 else f"broad {len(broad)}"
     return {
         "lookup_items": (open_bus, {"names": [titles[0], typo, "Quantum Banana Chronicles"]}),
         "item_info": (open_bus, {"item_ids": top}),
@@ -251,6 +276,14 @@ def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
         "rank_by_popularity (2k)": (narrowed_bus, {}),
         "explain": (known_user, {"item_ids": narrowed[5:8]}),
         "update_profile": (open_bus, {"like": top[:1], "avoid_categories": ["Horror"]}),
+        f"filter_items ({b})": (broad_bus, {"year_min": 1990, "min_rating": 2.5}),
+        f"search_text ({b})": (broad_bus, {"query": "dark love story" if synthetic
+                                           else "dark psychological thriller"}),
+        f"similar_items ({b})": (broad_bus, {"limit": 100}),
+        f"rank_for_user ({b}, likes)": (broad_bus, {"limit": 100}),
+        f"rank_for_user ({b}, user)": (broad_user, {"limit": 100}),
+        f"rank_by_popularity ({b})": (broad_bus, {"by": "rating", "limit": 100}),
+        f"update_profile ({b})": (broad_bus, {"dislike": broad[3:5]}),
     }
 
 
@@ -283,7 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="BLAS threads for the whole process (a server pins 1 per worker)")
+    ap.add_argument("--code", type=Path, default=ROOT,
+                    help="import recagent from this checkout (set by --baseline)")
+    ap.add_argument("--baseline", type=Path,
+                    help="another checkout: measure its code too, in alternating processes")
+    ap.add_argument("--rounds", type=int, default=3, help="with --baseline: rounds of both")
     args = ap.parse_args(argv)
+    if args.baseline is not None:
+        return compare(args, argv if argv is not None else sys.argv[1:])
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.blas_threads, "blas")
@@ -354,6 +394,71 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{p99:.2f}{' ✗' if p99 > p99_target else ''}")
         out.write(f"| {label} | " + " | ".join(cells) + " |\n")
     print(out.getvalue())
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _without(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
+
+
+def compare(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run this script on the baseline's code and on this tree's, ``--rounds`` times,
+    alternating; print the medians side by side."""
+    import statistics
+    import subprocess
+    import tempfile
+
+    base = args.baseline.resolve()
+    if not (base / "tools" / "registry.py").exists():
+        raise SystemExit(f"--baseline {base}: not a recagent checkout")
+    rest = argv
+    for option in ("--baseline", "--rounds", "--json", "--code"):
+        rest = _without(rest, option)
+    results: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = [("base", base), ("new", ROOT)]
+            for name, code in (order if r % 2 == 0 else order[::-1]):
+                out = Path(tmp) / f"{name}-{r}.json"
+                cmd = [sys.executable, str(Path(__file__).resolve()), *rest, "--code",
+                       str(code), "--json", str(out)]
+                print(f"round {r + 1}/{args.rounds}: {name} ({code})", file=sys.stderr,
+                      flush=True)
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": str(code)})
+                results[name].append(json.loads(out.read_text()))
+    _p50_target, p99_target = TARGETS[args.dataset]
+    lines = [f"dataset={args.dataset} scale={args.scale if args.dataset != 'ml' else 1} "
+             f"runs={args.runs} rounds={args.rounds} (medians over the rounds of each "
+             f"round's p50/p99); target: p99<={p99_target} ms", ""]
+    for db in results["new"][0]:
+        lines.append(f"| tool (bus) [{db}] | base p50 | base p99 | new p50 | new p99 | "
+                     "p99 new/base |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        for label, *_ in results["new"][0][db]:
+            cells = []
+            for name in ("base", "new"):
+                got = [row for res in results[name] for row in res[db] if row[0] == label]
+                cells += [statistics.median(g[1] for g in got) if got else float("nan"),
+                          statistics.median(g[2] for g in got) if got else float("nan")]
+            b50, b99, n50, n99 = cells
+            miss = " ✗" if n99 > p99_target else ""
+            lines.append(f"| {label} | {b50:.2f} | {b99:.2f} | {n50:.2f} | {n99:.2f}{miss} | "
+                         f"x{n99 / b99:.2f} |")
+        lines.append("")
+    print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

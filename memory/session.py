@@ -24,6 +24,9 @@ class Message(BaseModel):
     content: str
     ts: float = Field(default_factory=time.time)
     recommendations: list[str] = Field(default_factory=list)  # item ids shown with the reply
+    # the reason each recommendation's card gave, in the same order (a client rebuilding the
+    # cards after a reload shows the same text)
+    reasons: list[str] = Field(default_factory=list)
 
 
 class Feedback(BaseModel):
@@ -96,6 +99,27 @@ class Session(BaseModel):
     profile: SessionProfile = Field(default_factory=SessionProfile)
     version: int = 0  # compare-and-set: save() succeeds only if the stored version matches
     collapsed: CollapsedHistory = Field(default_factory=CollapsedHistory)  # see memory.compaction
+
+    def fork(self) -> Session:
+        """A copy to change without changing this one, much cheaper than
+        ``model_copy(deep=True)``: the lists a turn appends to are new lists sharing their
+        elements (messages and feedback are only ever added, never edited in place), and
+        the parts changed in place (profile, expectations, collapsed history) are copies
+        with new lists of strings."""
+        p, e, c = self.profile, self.profile.expectations, self.collapsed
+        expectations = e.model_copy(update={
+            "wanted_categories": list(e.wanted_categories),
+            "avoided_categories": list(e.avoided_categories), "notes": list(e.notes)})
+        return self.model_copy(update={
+            "messages": list(self.messages),
+            "shown": list(self.shown),
+            "feedback": list(self.feedback),
+            "profile": p.model_copy(update={
+                "liked": list(p.liked), "disliked": list(p.disliked), "seen": list(p.seen),
+                "expectations": expectations}),
+            "collapsed": c.model_copy(update={"asked": list(c.asked),
+                                              "recommended": list(c.recommended)}),
+        })
 
     @property
     def last_recommendations(self) -> list[str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from memory.bus import CandidateBus
 from memory.session import Session
 
@@ -39,7 +41,7 @@ class ToolContext:
     treats it as an opaque injected value and never inspects its fields.
     """
 
-    __slots__ = ("catalog", "models", "bus", "session", "settings", "user_id", "notes", "extra")
+    __slots__ = ("catalog", "models", "_bus", "session", "settings", "user_id", "notes", "extra")
 
     def __init__(
         self,
@@ -55,12 +57,31 @@ class ToolContext:
     ) -> None:
         self.catalog = catalog
         self.models = models
-        self.bus = bus if bus is not None else CandidateBus()
+        self._bus = CandidateBus()
+        self.bus = bus if bus is not None else self._bus
         self.session = session
         self.settings = settings
         self.user_id = user_id if user_id is not None else session.user_id
         self.notes = notes if notes is not None else TurnNotes()
         self.extra: dict[str, Any] = extra if extra is not None else {}  # plug-in state
+
+    @property
+    def bus(self) -> CandidateBus:
+        return self._bus
+
+    @bus.setter
+    def bus(self, bus: CandidateBus) -> None:
+        """A bus without a row space gets the catalog's (its cached columns)."""
+        catalog = self.catalog
+        bus.attach(lambda: catalog.columns)
+        self._bus = bus
+
+    def hidden_rows(self) -> np.ndarray:
+        """:meth:`hidden_ids` as catalog rows (sorted, unique), for masks over the bus."""
+        hidden = self.hidden_ids()
+        if not hidden:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(self.bus.rows_of(hidden))
 
     def hidden_ids(self) -> set[str]:
         """Items left out unless a call asks for them: disliked, already shown, or already

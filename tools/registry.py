@@ -16,6 +16,9 @@ leaves it out of ``tool.tool_call_schema``, the schema the model sees, and
 One registration path for built-ins and plug-ins: a module-level ``register(registry)``
 calling ``registry.register(some_tool)``. Plug-ins are found under the entry-point group
 ``recagent.tools`` and selected by ``settings.plugins`` (``*`` all, empty none, or names).
+
+``tool``, ``Ctx`` and ``ToolOutput`` are defined in :mod:`tools.spec` (which the built-ins
+import, so they never import this module that loads them) and re-exported here.
 """
 
 from __future__ import annotations
@@ -24,42 +27,28 @@ import copy
 import importlib.metadata as importlib_metadata
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, get_type_hints, overload
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, get_type_hints
 
-from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
+from langchain_core.tools import BaseTool, InjectedToolArg
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
+from tools import builtin
 from tools.context import ToolContext
 from tools.errors import DuplicateToolError, ModelRetry, PluginError, ToolCallError
+from tools.spec import Ctx, Registrar, ToolOutput, tool
 
 if TYPE_CHECKING:
     from recagent.settings import Settings
 
+__all__ = ["BUILTIN_ORIGIN", "ENTRY_POINT_GROUP", "Ctx", "Registrar", "ToolInfo", "ToolOutput",
+           "ToolRegistry", "default_registry", "load_plugins", "tool"]
+
 ENTRY_POINT_GROUP = "recagent.tools"
 BUILTIN_ORIGIN = "builtin"
-
-Ctx = Annotated[ToolContext, InjectedToolArg]
-"""The annotation of a tool's injected context parameter."""
-
-
-@dataclass
-class ToolOutput:
-    """What one tool call returns: ``text`` goes back to the LLM (short), the rest to the
-    trace. ``items`` are the item ids the call is about (resolved, shown, ranked top)."""
-
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-    items: list[str] = field(default_factory=list)
-    tool: str = ""
-    elapsed_ms: float = 0.0
-
-    def to_trace(self) -> dict[str, Any]:
-        return {"tool": self.tool, "text": self.text, "items": list(self.items),
-                "data": self.data, "elapsed_ms": round(self.elapsed_ms, 3)}
 
 
 class ToolInfo(NamedTuple):
@@ -67,38 +56,6 @@ class ToolInfo(NamedTuple):
     description: str
     schema: dict[str, Any]  # JSON schema of the arguments the model sees
     origin: str
-
-
-# ---- the decorator ---------------------------------------------------------------------
-
-
-@overload
-def tool(func: Callable[..., Any], /) -> StructuredTool: ...
-@overload
-def tool(*, name: str | None = None,
-         description: str | None = None) -> Callable[[Callable[..., Any]], StructuredTool]: ...
-
-
-def tool(func: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         description: str | None = None) -> Any:
-    """Make a function a tool: ``@tool`` or ``@tool(name=..., description=...)``.
-
-    The schema is built from the type hints; the docstring's first paragraph is the
-    description, its ``Args:`` section the argument descriptions. The function must be
-    synchronous (the executor runs tools in a worker thread)."""
-
-    def wrap(f: Callable[..., Any]) -> StructuredTool:
-        if inspect.iscoroutinefunction(f):
-            raise TypeError(f"tool {f.__name__!r}: tools are synchronous functions")
-        return StructuredTool.from_function(
-            func=f,
-            name=name or f.__name__,
-            description=description,
-            parse_docstring=True,
-            error_on_invalid_docstring=False,
-        )
-
-    return wrap(func) if func is not None else wrap
 
 
 def _injected_params(t: BaseTool) -> list[str]:
@@ -224,10 +181,18 @@ class ToolRegistry:
     def schemas(self) -> list[dict[str, Any]]:
         """OpenAI function-calling schemas of every tool, as the planner sends them
         (``chat_model.bind_tools(registry.schemas())``). Compacted: an optional argument
-        is shown as its type (``null`` and ``default: null`` dropped: omit it instead)."""
+        is shown as its type (``null`` and ``default: null`` dropped: omit it instead).
+
+        Built once (until the next :meth:`register`) and shared: every call returns the
+        same list, which callers must not change (a planner keys its caches of bound tools
+        and token counts on it); :meth:`schemas_copy` gives a private one."""
         if self._schemas is None:
             self._schemas = [_openai_schema(e.tool) for e in self._entries.values()]
-        return copy.deepcopy(self._schemas)
+        return self._schemas
+
+    def schemas_copy(self) -> list[dict[str, Any]]:
+        """A deep copy of :meth:`schemas`, free to change."""
+        return copy.deepcopy(self.schemas())
 
     def list(self) -> list[ToolInfo]:
         out = []
@@ -328,8 +293,6 @@ def load_plugins(registry: ToolRegistry, settings: Settings) -> list[str]:
 
 def default_registry(settings: Settings) -> ToolRegistry:
     """The built-in tools plus the selected plug-ins."""
-    from tools import builtin
-
     registry = ToolRegistry()
     with registry.registering(BUILTIN_ORIGIN):
         builtin.register(registry)

@@ -4,22 +4,18 @@ They register through the same ``register(registry)`` path plug-ins use."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tools.builtin.explaining import explain
 from tools.builtin.lookup import item_info, lookup_items
 from tools.builtin.narrowing import filter_items, search_text
 from tools.builtin.profile import update_profile
 from tools.builtin.ranking import rank_by_popularity, rank_for_user, similar_items
-
-if TYPE_CHECKING:
-    from tools.registry import ToolRegistry
+from tools.spec import Registrar
 
 BUILTIN_TOOLS = (lookup_items, item_info, filter_items, search_text, similar_items,
                  rank_for_user, rank_by_popularity, explain, update_profile)
 BUILTIN_NAMES = tuple(t.name for t in BUILTIN_TOOLS)
 
 
-def register(registry: ToolRegistry) -> None:
+def register(registry: Registrar) -> None:
     for t in BUILTIN_TOOLS:
         registry.register(t)

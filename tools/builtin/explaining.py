@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tools.builtin.common import known_ids, labels
-from tools.registry import Ctx, ToolOutput, tool
+from tools.spec import Ctx, ToolOutput, tool
 
 HISTORY = 200  # most recent interactions of a known user considered
 GOOD_RATING = 3.5  # a rated interaction at least this good counts as liked

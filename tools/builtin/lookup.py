@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from tools.builtin.common import known_ids
-from tools.registry import Ctx, ToolOutput, tool
+from tools.spec import Ctx, ToolOutput, tool
 
 
 @tool

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field
 
-from tools.builtin.common import bus_output, visible
+from tools.builtin.common import bus_output, row_maps, top_order, visible_rows
 from tools.catalog.repository import ItemFilter, UnknownCategoryError
 from tools.context import ToolContext
 from tools.errors import ModelRetry
-from tools.registry import Ctx, ToolOutput, tool
+from tools.spec import Category, Ctx, ToolOutput, tool
 
 Year = Annotated[int, Field(ge=1800, le=2100)]
 POPULAR_PCT = 90.0  # "popular" = top 10 % by popularity
@@ -20,9 +21,9 @@ NICHE_PCT = 50.0  # "niche" = bottom half
 @tool
 def filter_items(
     ctx: Ctx,
-    categories_any: list[str] | None = None,
-    categories_all: list[str] | None = None,
-    categories_none: list[str] | None = None,
+    categories_any: list[Category] | None = None,
+    categories_all: list[Category] | None = None,
+    categories_none: list[Category] | None = None,
     year_min: Year | None = None,
     year_max: Year | None = None,
     min_rating: Annotated[float, Field(ge=0, le=5)] | None = None,
@@ -68,18 +69,23 @@ def filter_items(
         hidden = ctx.hidden_ids()
         if hidden:
             canonical = canonical.model_copy(update={"exclude_ids": sorted(hidden)})
-    ids = ctx.catalog.filter_ids(canonical, ctx.bus.ids)
     what = canonical.model_copy(update={"exclude_ids": []}).describe()
-    if not ids:
+    if ctx.bus.rows is None:
+        rows = ctx.catalog.filter_rows(canonical)
+        matched = int(rows.size)
+    else:
+        keep = ctx.catalog.filter_mask(canonical, ctx.bus.rows)
+        matched = int(np.count_nonzero(keep))
+    if not matched:
         ctx.notes.messages.append(f"filter_items matched nothing: {what}")
         out = bus_output(ctx, f"filter ({what}) matches no candidate; candidates unchanged "
                               "- relax a condition", matched=0)
         return out
     ctx.notes.filters.append(canonical)
-    if ctx.bus.ids is None:
-        ctx.bus.set("filter_items", ids, detail=what)
+    if ctx.bus.rows is None:
+        ctx.bus.set_rows("filter_items", rows, detail=what, unique=True)
     else:
-        ctx.bus.narrow("filter_items", set(ids).__contains__, detail=what)
+        ctx.bus.narrow_rows("filter_items", keep, detail=what)
     return bus_output(ctx, f"filter ({what})", filter=canonical.model_dump(exclude={"exclude_ids"}))
 
 
@@ -110,49 +116,86 @@ def search_text(
                                "candidates unchanged")
     if query is None:
         return _push_down(ctx, index, avoid or "", include_shown, limit)
-    if ctx.bus.ids is None:
-        hidden = set() if include_shown else ctx.hidden_ids()
-        hits = index.search(query, n=limit + len(hidden))
-        hits = [h for h in hits if h.item_id not in hidden][:limit]
-        if not hits:
+    to_index, from_index = row_maps(ctx, index)
+    fast = hasattr(index, "search_rows")
+    if ctx.bus.rows is None:
+        hidden_ids = set() if include_shown else ctx.hidden_ids()
+        hidden = ctx.hidden_rows() if hidden_ids else np.empty(0, dtype=np.int64)
+        if fast:
+            found, scores = index.search_rows(query, n=limit + len(hidden_ids))
+            rows = found if from_index is None else from_index[found]
+            keep = rows >= 0
+            if hidden.size:
+                keep &= ~np.isin(rows, hidden)
+            rows, scores = rows[keep][:limit], scores[keep][:limit]
+        else:
+            hits = index.search(query, n=limit + len(hidden_ids))
+            rows = ctx.catalog.rows([h.item_id for h in hits])
+            known = {h.item_id: h.score for h in hits}
+            scores = np.array([known[i] for i in ctx.catalog.columns.ids[rows].tolist()],
+                              dtype=np.float64)
+            keep = ~np.isin(rows, hidden)
+            rows, scores = rows[keep][:limit], scores[keep][:limit]
+        if not rows.size:
             ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
             if query not in ctx.notes.unresolved:
                 ctx.notes.unresolved.append(query)
             return bus_output(ctx, f'no item matches "{query}"; candidates unchanged',
                               matched=0)
-        ctx.bus.set("search_text", [h.item_id for h in hits], [h.score for h in hits],
-                    detail=query)
+        ctx.bus.set_rows("search_text", rows, scores, detail=query, unique=True)
         if avoid:
             return _push_down(ctx, index, avoid, include_shown, limit)
-        return bus_output(ctx, f'text match "{query}"', matched=len(hits))
+        return bus_output(ctx, f'text match "{query}"', matched=int(rows.size))
     # a soft condition on an existing set re-ranks it: matches first, the rest keep order
-    within = visible(ctx, ctx.bus.ids, include_shown)
-    hits = index.search(query, n=len(within), within=within)
-    score = {h.item_id: h.score for h in hits}
-    rest = [i for i in within if i not in score]
-    ids = ([h.item_id for h in hits] + rest)[:limit]
-    ctx.bus.rank("search_text", ids, [score.get(i, 0.0) for i in ids], detail=query)
-    if not hits:
+    within = visible_rows(ctx, include_shown)
+    score = _text_scores(ctx, index, query, within, to_index, fast)
+    hit = score > 0
+    positions = np.flatnonzero(hit)
+    own = within[positions] if to_index is None else to_index[within[positions]]
+    order = positions[top_order(score[positions], limit, own)]  # by score, then index order
+    ranked = np.concatenate([order, np.flatnonzero(~hit)[:limit - order.size]])
+    n_hits = int(positions.size)
+    ctx.bus.rank_rows("search_text", within[ranked], score[ranked], detail=query)
+    if not n_hits:
         ctx.notes.messages.append(f"search_text matched nothing here: {query!r}")
         # "not found" only when nothing in the whole catalog matches (here: only reordered)
         if not index.search(query, n=1) and query not in ctx.notes.unresolved:
             ctx.notes.unresolved.append(query)
     if avoid:
         return _push_down(ctx, index, avoid, include_shown, limit)
-    return bus_output(ctx, f'text match "{query}": {len(hits)} of {len(within)} match',
-                      matched=len(hits))
+    return bus_output(ctx, f'text match "{query}": {n_hits} of {within.size} match',
+                      matched=n_hits)
+
+
+def _text_scores(ctx: ToolContext, index: Any, query: str, rows: np.ndarray,
+                 to_index: np.ndarray | None, fast: bool) -> np.ndarray:
+    """Text similarity of the catalog ``rows`` to ``query`` (0 where nothing is shared or
+    the index does not know the item)."""
+    if fast:
+        everything = np.asarray(index.scores(query), dtype=np.float64)
+        own = rows if to_index is None else to_index[rows]
+        known = own >= 0
+        out = np.zeros(rows.shape[0], dtype=np.float64)
+        out[known] = everything[own[known]]
+        return out
+    ids = ctx.catalog.columns.ids[rows].tolist()
+    found = {h.item_id: h.score for h in index.search(query, n=len(ids), within=ids)}
+    return np.array([found.get(i, 0.0) for i in ids], dtype=np.float64)
 
 
 def _push_down(ctx: ToolContext, index: Any, avoid: str, include_shown: bool,
                limit: int) -> ToolOutput:
     """Candidates matching ``avoid`` move to the end (order otherwise kept)."""
-    if ctx.bus.ids is None:
+    if ctx.bus.rows is None:
         return bus_output(ctx, f'nothing to push down for "{avoid}" yet (no candidates)',
                           pushed=0)
-    within = visible(ctx, ctx.bus.ids, include_shown)
-    bad = {h.item_id for h in index.search(avoid, n=len(within), within=within)}
-    ids = ([i for i in within if i not in bad] + [i for i in within if i in bad])[:limit]
-    n = len(ids)
-    ctx.bus.rank("search_text", ids, [float(n - k) for k in range(n)], detail=f"less {avoid}")
-    return bus_output(ctx, f'pushed down {len(bad)} of {len(within)} matching "{avoid}"',
-                      pushed=len(bad))
+    within = visible_rows(ctx, include_shown)
+    to_index, _ = row_maps(ctx, index)
+    bad = _text_scores(ctx, index, avoid, within, to_index, hasattr(index, "search_rows")) > 0
+    rows = np.concatenate([within[~bad], within[bad]])[:limit]
+    n = rows.size
+    ctx.bus.rank_rows("search_text", rows, np.arange(n, 0, -1, dtype=np.float64),
+                      detail=f"less {avoid}")
+    n_bad = int(np.count_nonzero(bad))
+    return bus_output(ctx, f'pushed down {n_bad} of {within.size} matching "{avoid}"',
+                      pushed=n_bad)

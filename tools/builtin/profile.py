@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field
 
 from tools.catalog.repository import UnknownCategoryError
 from tools.context import ToolContext
 from tools.errors import ModelRetry
-from tools.registry import Ctx, ToolOutput, tool
+from tools.spec import Ctx, ToolOutput, tool
 
 Year = Annotated[int, Field(ge=1800, le=2100)]
 Ids = Annotated[list[str], Field(max_length=20)]
@@ -103,9 +104,10 @@ def update_profile(
     if note:
         exp.notes = (exp.notes + [note.strip()])[-10:]
         changes.append(f"note: {note.strip()}")
-    if disliked and ctx.bus.ids is not None:
-        gone = set(disliked)
-        ctx.bus.narrow("update_profile", lambda i: i not in gone, detail="dislikes removed")
+    if disliked and ctx.bus.rows is not None:
+        gone = ctx.catalog.rows(disliked)
+        ctx.bus.narrow_rows("update_profile", ~np.isin(ctx.bus.rows, gone),
+                            detail="dislikes removed")
     ctx.notes.profile_changes.extend(changes)
     return ToolOutput(text="profile: " + "; ".join(changes),
                       data={"changes": changes, "liked": liked, "disliked": disliked},

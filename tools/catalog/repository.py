@@ -34,6 +34,7 @@ TRIGRAM_BUCKETS = 1 << 20
 PREFIX_SCORE = 90.0  # the name is the first words of a title ("Star Wars")
 VIEW_CACHE = 20_000  # item views kept per process
 HISTORY_CACHE = 2_000  # user histories kept per process
+TAG_CACHE = 256  # tag sets whose items are kept per process
 _SQL_IN_LIMIT = 1000  # a `within` longer than this is intersected in Python, not IN (...)
 _YEAR_IN_QUERY = re.compile(r"(?:\(\s*|\s)((?:18|19|20)\d{2})\s*\)?\s*$")
 
@@ -579,9 +580,13 @@ class Catalog:
                 for _c, s, k in hits[:limit]]
 
     # ---- structured filters ------------------------------------------------------------------
-    def _rows(self, ids: Sequence[str]) -> np.ndarray:
+    def _rows(self, ids: Iterable[str]) -> np.ndarray:
         index = self.columns.index
         return np.fromiter((index[i] for i in ids if i in index), dtype=np.int64)
+
+    def rows(self, ids: Iterable[str]) -> np.ndarray:
+        """Rows (positions in :attr:`columns`) of the known ``ids``, in the order given."""
+        return self._rows(ids)
 
     def canonical(self, f: ItemFilter) -> ItemFilter:
         """Resolve category names (raises :class:`UnknownCategoryError`)."""
@@ -590,6 +595,24 @@ class Catalog:
             "categories_all": self.resolve_categories(f.categories_all),
             "categories_none": self.resolve_categories(f.categories_none),
         })
+
+    def _tag_rows(self, tags: Sequence[str]) -> np.ndarray:
+        """Sorted rows of the items carrying every one of ``tags`` (per-process LRU: tags
+        are not among the cached columns, so one SQL query per tag set)."""
+        key = tuple(sorted(dict.fromkeys(t.casefold() for t in tags)))
+        cols = self.columns
+        cache = cols.extra.setdefault("tag_rows", OrderedDict())
+        with self._lock:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+                return hit
+        rows = np.unique(self._rows(self.items_with_tags(list(key))))
+        with self._lock:
+            cache[key] = rows
+            while len(cache) > TAG_CACHE:
+                cache.popitem(last=False)
+        return rows
 
     def items_with_tags(self, tags: Sequence[str]) -> set[str]:
         """Ids of the items carrying every one of ``tags`` (names compared case-blind)."""
@@ -608,19 +631,35 @@ class Catalog:
 
         ``auto`` evaluates vectorised over the cached columns, and in SQL when attribute
         conditions are present (attributes are not cached). Both give the same result."""
+        rows = None if within is None else self._rows(within)
+        return self.columns.ids[self.filter_rows(f, rows, method=method)].tolist()
+
+    def filter_rows(self, f: ItemFilter, within: np.ndarray | None = None,
+                    *, method: Literal["auto", "numpy", "sql"] = "auto") -> np.ndarray:
+        """:meth:`filter_ids` over rows: the rows of ``within`` passing ``f`` (its order),
+        or with ``within=None`` every passing row, most popular first."""
+        if within is None:
+            keep = self.filter_mask(f, None, method=method)
+            cols = self.columns
+            return cols.pop_order[keep[cols.pop_order]]
+        return within[self.filter_mask(f, within, method=method)]
+
+    def filter_mask(self, f: ItemFilter, within: np.ndarray | None = None,
+                    *, method: Literal["auto", "numpy", "sql"] = "auto") -> np.ndarray:
+        """Boolean mask: which of the rows ``within`` (None: every row, storage order)
+        pass ``f``."""
         f = self.canonical(f)
         if method == "sql" or (method == "auto" and f.attributes):
-            return self._filter_sql(f, within)
+            return self._filter_sql_mask(f, within)
         return self._filter_numpy(f, within)
 
-    def _filter_numpy(self, f: ItemFilter, within: Sequence[str] | None) -> list[str]:
+    def _filter_numpy(self, f: ItemFilter, within: np.ndarray | None) -> np.ndarray:
         cols = self.columns
         if f.attributes:
             raise ValueError("attribute conditions need the SQL path")
-        # the open case evaluates over all rows in storage order (no gathers) and orders
-        # the survivors by popularity at the end
-        rows = np.arange(len(cols.ids)) if within is None else self._rows(within)
+        # the open case evaluates over all rows in storage order (no gathers)
         every = within is None
+        rows = np.arange(len(cols.ids)) if within is None else np.asarray(within, np.int64)
 
         def col(values: np.ndarray) -> np.ndarray:
             return values if every else values[rows]
@@ -646,9 +685,11 @@ class Catalog:
         if hi is not None:
             keep &= col(cols.popularity) <= hi
         if f.tags_all:
-            tagged = np.zeros(len(cols.ids), dtype=bool)
-            tagged[self._rows(sorted(self.items_with_tags(f.tags_all)))] = True
-            keep &= col(tagged)
+            tagged = self._tag_rows(f.tags_all)
+            if every:
+                keep &= np.isin(rows, tagged, assume_unique=True)
+            else:
+                keep &= np.isin(rows, tagged)
         if f.exclude_ids:
             excluded = self._rows(f.exclude_ids)
             if excluded.size:
@@ -656,23 +697,37 @@ class Catalog:
                     keep[excluded] = False
                 else:
                     keep &= ~np.isin(rows, excluded)
-        if every:
-            chosen = cols.pop_order[keep[cols.pop_order]]
-            return cols.ids[chosen].tolist()
-        return cols.ids[rows[keep]].tolist()
+        return keep
 
     def _category_mask(self, names: list[str], how: Literal["any", "all"]) -> np.ndarray:
         """Boolean mask over all rows: items in any / all of the (canonical) categories."""
+        wanted = list(dict.fromkeys(self.columns.cat_lookup[name.casefold()]
+                                    for name in names))
+        if len(wanted) == 1:
+            return self._one_category(wanted[0])  # read-only: callers combine into new arrays
+        out = self._one_category(wanted[0]).copy()
+        for c in wanted[1:]:
+            if how == "any":
+                out |= self._one_category(c)
+            else:
+                out &= self._one_category(c)
+        return out
+
+    def _one_category(self, c: int) -> np.ndarray:
+        """Boolean mask over all rows: items in category column ``c`` (cached per process,
+        one byte per item and category; read-only)."""
         cols = self.columns
-        csc = cols.extra.get("cats_csc")
-        if csc is None:
-            csc = cols.extra["cats_csc"] = cols.cats.tocsc()
-        n = len(cols.ids)
-        count = np.zeros(n, dtype=np.int32)
-        wanted = dict.fromkeys(cols.cat_lookup[name.casefold()] for name in names)
-        for c in wanted:
-            count[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]] += 1
-        return count > 0 if how == "any" else count == len(wanted)
+        masks = cols.extra.setdefault("cat_masks", {})
+        mask = masks.get(c)
+        if mask is None:
+            csc = cols.extra.get("cats_csc")
+            if csc is None:
+                csc = cols.extra["cats_csc"] = cols.cats.tocsc()
+            mask = np.zeros(len(cols.ids), dtype=bool)
+            mask[csc.indices[csc.indptr[c]:csc.indptr[c + 1]]] = True
+            mask.flags.writeable = False
+            masks[c] = mask
+        return mask
 
     def _popularity_bounds(self, f: ItemFilter) -> tuple[float | None, float | None]:
         """Percentile conditions -> popularity thresholds (so SQL can use the index)."""
@@ -736,22 +791,23 @@ class Catalog:
         return (select(Item.item_id).where(and_(True, *conds))
                 .order_by(Item.popularity.desc(), Item.item_id))
 
-    def _filter_sql(self, f: ItemFilter, within: Sequence[str] | None) -> list[str]:
+    def _filter_sql_mask(self, f: ItemFilter, within: np.ndarray | None) -> np.ndarray:
+        cols = self.columns
         small = within is not None and len(within) <= _SQL_IN_LIMIT
-        stmt = self.filter_statement(f, list(within) if small and within is not None else None)
+        ids = None if within is None or not small else cols.ids[within].tolist()
+        stmt = self.filter_statement(f, ids)
         with self.engine.connect() as conn:
-            ids = list(conn.execute(stmt).scalars())
-        if within is None or small:
-            if within is not None:
-                passing = set(ids)
-                return [i for i in dict.fromkeys(within) if i in passing]
-            return ids
-        passing = set(ids)
-        return [i for i in dict.fromkeys(within) if i in passing]
+            passing = self._rows(conn.execute(stmt).scalars())
+        if within is None:
+            keep = np.zeros(len(cols.ids), dtype=bool)
+            keep[passing] = True
+            return keep
+        return np.isin(within, passing)
 
     # ---- ranking helpers (vectorised) --------------------------------------------------------
-    def _popularity_score_rows(self, rows: np.ndarray,
-                               by: Literal["popularity", "rating"]) -> np.ndarray:
+    def popularity_score_rows(self, rows: np.ndarray,
+                              by: Literal["popularity", "rating"] = "popularity") -> np.ndarray:
+        """Popularity, or the shrunk rating average, of the items at ``rows``."""
         cols = self.columns
         if by == "popularity":
             return cols.popularity[rows]
@@ -774,23 +830,30 @@ class Catalog:
         shrunk toward the catalog mean so a single 5-star rating does not win."""
         cols = self.columns
         rows = np.arange(len(cols.ids)) if ids is None else self._rows(ids)
-        return cols.ids[rows].tolist(), self._popularity_score_rows(rows, by)
+        return cols.ids[rows].tolist(), self.popularity_score_rows(rows, by)
 
     def top_popular(self, n: int, by: Literal["popularity", "rating"] = "popularity",
                     exclude: Iterable[str] = ()) -> tuple[list[str], np.ndarray]:
         """The ``n`` best items of the whole catalog by ``by``, best first (vectorised:
         only the winners become Python strings)."""
+        rows, scores = self.top_popular_rows(n, by, self._rows(list(exclude)))
+        return self.columns.ids[rows].tolist(), scores
+
+    def top_popular_rows(self, n: int, by: Literal["popularity", "rating"] = "popularity",
+                         skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`top_popular` as (rows, scores), leaving out the rows ``skip``."""
         cols = self.columns
         total = len(cols.ids)
-        skip = self._rows(list(exclude))
+        if skip is None:
+            skip = np.empty(0, dtype=np.int64)
         if by == "popularity":
             rows = cols.pop_order[: n + skip.size]
         else:
-            scores = self._popularity_score_rows(np.arange(total), by)
+            scores = self.popularity_score_rows(np.arange(total), by)
             k = min(n + skip.size, total)
             rows = np.argpartition(-scores, k - 1)[:k] if 0 < k < total else np.arange(total)
         if skip.size:
             rows = rows[~np.isin(rows, skip)]
-        scores = self._popularity_score_rows(rows, by)
+        scores = self.popularity_score_rows(rows, by)
         order = np.lexsort((rows, -scores))[:n]
-        return cols.ids[rows[order]].tolist(), scores[order]
+        return rows[order], scores[order]

@@ -23,7 +23,9 @@ full sort; ids map to rows through the dict built once at fit/load time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
@@ -63,6 +65,38 @@ def one_blas_thread() -> Iterator[None]:
     """OpenBLAS/MKL pinned to one thread (implicit warns otherwise and runs slower)."""
     pin_blas_threads()
     yield
+
+
+_MAPS: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] \
+    = weakref.WeakKeyDictionary()
+_MAPS_LOCK = threading.Lock()
+
+
+def aligned_rows(owner: Any, own_ids: np.ndarray, own_index: Mapping[str, int],
+                 universe_ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """How the rows of ``owner`` (a model's or the text index's item order, ``own_ids``)
+    line up with another row space (the catalog's cached columns, ``universe_ids``):
+    ``(to_own, from_own)``, ``to_own[universe_row]`` = own row or -1 and
+    ``from_own[own_row]`` = universe row or -1; ``(None, None)`` when the orders are the same.
+
+    Computed once per (owner, universe) and kept while the owner lives (one dict lookup per
+    universe item, the first time)."""
+    with _MAPS_LOCK:
+        hit = _MAPS.get(owner)
+    if hit is not None and hit[0] is universe_ids:
+        return hit[1], hit[2]
+    if own_ids.shape == universe_ids.shape and np.array_equal(own_ids, universe_ids):
+        to_own: np.ndarray | None = None
+        from_own: np.ndarray | None = None
+    else:
+        to_own = np.fromiter(map(own_index.get, universe_ids.tolist(), repeat(-1)),
+                             dtype=np.int64, count=universe_ids.shape[0])
+        from_own = np.full(own_ids.shape[0], -1, dtype=np.int64)
+        known = np.flatnonzero(to_own >= 0)
+        from_own[to_own[known]] = known
+    with _MAPS_LOCK:
+        _MAPS[owner] = (universe_ids, to_own, from_own)
+    return to_own, from_own
 
 
 def _top_positions(scores: np.ndarray, n: int) -> np.ndarray:
@@ -187,21 +221,36 @@ class MatrixRecommender:
 
     def _known_items(self, item_ids: Sequence[str]) -> np.ndarray:
         """Indices of the known ids, de-duplicated, first-seen order."""
-        rows = self._rows_of(item_ids)
+        return self._known_rows(self._rows_of(item_ids))
+
+    @staticmethod
+    def _known_rows(rows: np.ndarray) -> np.ndarray:
+        """``rows`` without -1 (unknown), de-duplicated, first-seen order."""
         rows = rows[rows >= 0]
         if rows.size > 1:
             _, first = np.unique(rows, return_index=True)
-            rows = rows[np.sort(first)]
+            if first.size < rows.size:
+                rows = rows[np.sort(first)]
         return rows
 
     def _pool(self, candidates: Sequence[str] | None, exclude: np.ndarray) -> np.ndarray | None:
         """The known candidates' rows (first-seen order) minus ``exclude``; None: every item."""
         if candidates is None:
             return None
-        rows = self._known_items(candidates)
+        return self._pool_rows(self._rows_of(candidates), exclude)
+
+    def _pool_rows(self, rows: np.ndarray, exclude: np.ndarray, unique: bool = False
+                   ) -> np.ndarray:
+        rows = rows[rows >= 0] if unique else self._known_rows(rows)
         if exclude.size and rows.size:
             rows = rows[~np.isin(rows, exclude)]
         return rows
+
+    def catalog_rows(self, universe_ids: np.ndarray, index: Mapping[str, int]
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(to_model, from_model) row maps against the catalog's rows (see
+        :func:`aligned_rows`; None: the same order)."""
+        return aligned_rows(self, self.item_ids, self._item_index, universe_ids)
 
     def _history(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = self.user_items.indptr[row], self.user_items.indptr[row + 1]
@@ -220,8 +269,15 @@ class MatrixRecommender:
         """The n best of ``scores`` (aligned with ``pool``; None: every item, minus
         ``exclude``), best first, equal scores in catalog order; non-finite scores are
         dropped. The n are picked by partition (O(len(scores))), then only they are sorted."""
+        rows, values = self._ranked_rows(pool, scores, n, exclude)
+        return [Scored(str(self.item_ids[i]), float(s))
+                for i, s in zip(rows, values, strict=True)]
+
+    def _ranked_rows(self, pool: np.ndarray | None, scores: np.ndarray, n: int,
+                     exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_ranked` as (item rows, float64 scores)."""
         if n <= 0 or scores.size == 0:
-            return []
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         scores = np.asarray(scores, dtype=np.float64)
         keep = np.isfinite(scores)
         if pool is None and exclude.size:
@@ -231,7 +287,7 @@ class MatrixRecommender:
             pool = rows if pool is None else pool[rows]
             scores = scores[rows]
             if scores.size == 0:
-                return []
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         if n < scores.size:
             part = _top_positions(scores, n)
             pool = part if pool is None else pool[part]
@@ -239,8 +295,7 @@ class MatrixRecommender:
         elif pool is None:
             pool = np.arange(scores.size)
         order = np.lexsort((pool, -scores))
-        return [Scored(str(self.item_ids[i]), float(s))
-                for i, s in zip(pool[order], scores[order], strict=True)]
+        return pool[order], scores[order]
 
     # ---- the protocol ---------------------------------------------------------------------
     def recommend(self, user_id: str, n: int = 10, *, exclude_seen: bool = True,
@@ -270,9 +325,13 @@ class MatrixRecommender:
 
     def score(self, candidates: Sequence[str], *, user_id: str | None = None,
               liked: Sequence[str] = ()) -> np.ndarray:
-        rows = self._rows_of(candidates)
+        return self.score_rows(self._rows_of(candidates), user_id=user_id, liked=liked)
+
+    def score_rows(self, rows: np.ndarray, *, user_id: str | None = None,
+                   liked: Sequence[str] = ()) -> np.ndarray:
+        """:meth:`score` of the items at model ``rows`` (-1: unknown, scored ``-inf``)."""
         known = rows >= 0
-        out = np.full(len(candidates), -np.inf, dtype=np.float64)
+        out = np.full(rows.shape[0], -np.inf, dtype=np.float64)
         if not known.any():
             return out
         if user_id is not None and self.knows_user(user_id):
@@ -280,6 +339,18 @@ class MatrixRecommender:
         else:
             out[known] = self._liked_or_prior(self._known_items(liked), rows[known])
         return out
+
+    def similar_rows(self, item_ids: Sequence[str], n: int, candidates: np.ndarray, *,
+                     unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`similar_items` restricted to the model rows ``candidates`` (-1 ignored;
+        ``unique``: no row repeats), as (item rows, scores), best first."""
+        seeds = self._known_items(item_ids)
+        if seeds.size == 0 or n <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        pool = self._pool_rows(candidates, seeds, unique)
+        if pool.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return self._ranked_rows(pool, self._similar_scores_at(seeds, pool), n, seeds)
 
     def similar_items(self, item_ids: Sequence[str], n: int = 10, *,
                       candidates: Sequence[str] | None = None) -> list[Scored]:
@@ -419,7 +490,8 @@ class FactorRecommender(MatrixRecommender):
         return self._unit
 
     def _factors_at(self, cols: np.ndarray | None) -> np.ndarray:
-        return self.item_factors if cols is None else self.item_factors[cols]
+        # np.take: the same rows as fancy indexing, gathered ~1.5x faster on a large pool
+        return self.item_factors if cols is None else np.take(self.item_factors, cols, axis=0)
 
     def _user_scores(self, rows: np.ndarray) -> np.ndarray:
         return self.user_factors[rows] @ self.item_factors.T
@@ -435,7 +507,7 @@ class FactorRecommender(MatrixRecommender):
 
     def _similar_scores_at(self, seeds: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
         unit = self._unit_factors()
-        return (unit if cols is None else unit[cols]) @ unit[seeds].sum(axis=0)
+        return (unit if cols is None else np.take(unit, cols, axis=0)) @ unit[seeds].sum(axis=0)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}

@@ -18,7 +18,7 @@ returns ``None`` when the package or the model is absent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,12 +187,21 @@ class TextIndex:
                within: Sequence[str] | None = None) -> list[Scored]:
         """The ``n`` items most similar to ``query`` (only those sharing a term), best first;
         restricted to ``within`` when given. Ties go to catalog order."""
-        scores = self.scores(query)
+        rows = None
         if within is not None:
             rows = np.fromiter((self._index[i] for i in within if i in self._index),
                                dtype=np.int64)
-        else:
-            rows = np.flatnonzero(scores > 0)
+        rows, sub = self.search_rows(query, n, rows)
+        return [Scored(str(self.item_ids[r]), float(s))
+                for r, s in zip(rows.tolist(), sub.tolist(), strict=True)]
+
+    def search_rows(self, query: str, n: int = 10, within: np.ndarray | None = None,
+                    scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` over the index's rows: (rows, scores), best first; ``within``
+        (rows, -1 ignored) restricts it, ``scores`` passes :meth:`scores` already computed."""
+        if scores is None:
+            scores = self.scores(query)
+        rows = within[within >= 0] if within is not None else np.flatnonzero(scores > 0)
         sub = scores[rows]
         positive = sub > 0
         rows, sub = rows[positive], sub[positive]
@@ -200,7 +209,14 @@ class TextIndex:
             part = np.argpartition(-sub, n - 1)[:n]
             rows, sub = rows[part], sub[part]
         order = np.lexsort((rows, -sub))
-        return [Scored(str(self.item_ids[rows[k]]), float(sub[k])) for k in order]
+        return rows[order], sub[order]
+
+    def catalog_rows(self, universe_ids: np.ndarray, index: Mapping[str, int]
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(to_index, from_index) row maps against the catalog's rows (None: same order)."""
+        from tools.recommenders.common import aligned_rows
+
+        return aligned_rows(self, self.item_ids, self._index, universe_ids)
 
 
 def dense_model(name: str, cache_dir: Path | None = None) -> Any:
