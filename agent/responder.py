@@ -1,34 +1,34 @@
 """Writing the reply from the final candidates: a template (rules backend, and the fallback),
 or the LLM, streamed. Whatever writes it, the reply may only name items that are among the
-returned recommendations: :func:`named_outside` checks, and a reply that fails is replaced
-by the template (the trace records it).
+returned recommendations: :func:`agent.reply_check.check_reply` checks, and a reply that fails
+is replaced by the template (the trace records it). The LLM's prompt is in
+:mod:`agent.reply_prompt`.
 
-The template reply is written for a client that shows the recommendations as cards (the
-widget, ``POST /v1/chat``): one sentence saying what was found, one saying why the list fits,
-and no list. Clients without cards (the terminal) print :func:`numbered_list` after it. Each
-card carries its own reason (:func:`card_reason`): what of the request the item meets and
-which liked item pulled it up — never empty, never the whole filter repeated.
+The template reply says what was found in the catalog's own words (its item noun and verb,
+``RECAGENT_ITEM_NOUN`` / ``RECAGENT_ITEM_VERB``) and one sentence on why the list fits; it
+holds no list. A client with cards (the widget, ``POST /v1/chat``) shows the cards under it;
+a client without (the terminal, the OpenAI facade) shows :func:`numbered_list` — a numbered
+line with a reason each. Each card carries its own reason (:func:`card_reason`): what of the
+request the item meets and which liked item pulled it up — never empty, never the whole
+filter repeated.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import PrivateAttr
 
 from agent.types import Recommendation
-from agent.vocabulary import Vocabulary, norm
+from agent.understanding.policy import Words
+from agent.vocabulary import norm
 
-REPLY_SYSTEM = (
-    "You are a friendly recommender. Write a short reply (at most 3 sentences) to the user's "
-    "message presenting the recommendations below. Mention at most 3 of them, by their exact "
-    "title. Never name any other title. Do not number or list all of them: the list is shown "
-    "separately."
-)
 TEMPLATE_NAMED = 3  # the template reply names at most this many; the cards carry the list
 _WORD_RE = re.compile(r"[\w']+")
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -52,10 +52,14 @@ class Card(Recommendation):
 
 
 # ---- words ---------------------------------------------------------------------------------
+def number_word(n: int) -> str:
+    """"no", "one" … "twelve", then digits."""
+    return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
+
+
 def count_words(n: int, one: str, many: str) -> str:
     """``count_words(1, "pick", "picks")`` -> "one pick"; 3 -> "three picks"; 14 -> "14 picks"."""
-    number = _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
-    return f"{number} {one if n == 1 else many}"
+    return f"{number_word(n)} {one if n == 1 else many}"
 
 
 def join_words(words: Sequence[str], conj: str = "and") -> str:
@@ -68,7 +72,8 @@ def join_words(words: Sequence[str], conj: str = "and") -> str:
 
 def period(year_min: int | None, year_max: int | None) -> str:
     """A year range in words: "from the 1990s", "from the 1940s and earlier", "from 1995",
-    "from 1985 to 1995", "from 2000 on", "from before 1950"; "" without bounds."""
+    "from 1985 to 1995", "from the 1960s and 1970s", "from the 2000s on", "after 1980",
+    "from 1950 or earlier"; "" without bounds."""
     lo, hi = year_min, year_max
     if lo is None and hi is None:
         return ""
@@ -79,6 +84,8 @@ def period(year_min: int | None, year_max: int | None) -> str:
             return f"from the {lo}s"
         if lo % 100 == 0 and hi == lo + 99:
             return f"from the {lo // 100 + 1}th century"
+        if lo % 10 == 0 and hi == lo + 19:
+            return f"from the {lo}s and {hi - 9}s"
         if lo % 10 == 0 and hi % 10 == 9:
             return f"from the {lo}s to the {hi - 9}s"
         return f"from {lo} to {hi}"
@@ -89,34 +96,15 @@ def period(year_min: int | None, year_max: int | None) -> str:
     assert lo is not None
     if lo % 10 == 0:
         return f"from the {lo}s on"
+    if lo % 10 == 1:  # the year after a round one: "after 1980"
+        return f"after {lo - 1}"
     return f"from {lo} on"
 
 
 def _describe_filter(f: Any) -> str:
-    parts: list[str] = []
-    cats = ""
-    if getattr(f, "categories_all", None):
-        cats = join_words(list(f.categories_all), "and")
-    if getattr(f, "categories_any", None):
-        any_text = join_words(list(f.categories_any), "or")
-        cats = f"{cats}, {any_text}" if cats else any_text
-    if cats:
-        parts.append(cats)
+    cats = _filter_categories(f)
     when = period(getattr(f, "year_min", None), getattr(f, "year_max", None))
-    if when:
-        parts.append(when)
-    if getattr(f, "categories_none", None):
-        parts.append("no " + join_words(list(f.categories_none), "or"))
-    if getattr(f, "tags_all", None):
-        parts.append("about " + join_words(list(f.tags_all), "and"))
-    if getattr(f, "min_rating", None) is not None:
-        parts.append(f"rated {f.min_rating:g} or better")
-    if getattr(f, "popularity_pct_min", None) is not None:
-        parts.append("well known")
-    if getattr(f, "popularity_pct_max", None) is not None:
-        parts.append("less known")
-    for key, value in (getattr(f, "attributes", None) or {}).items():
-        parts.append(f"{str(key).replace('_', ' ')} {value}")
+    parts = [text for text in (cats, when) if text] + _filter_conditions(f)
     if not parts:
         return ""
     # "Mystery from the 1930s" reads as one phrase; the rest is joined with commas
@@ -129,6 +117,36 @@ def _describe_filter(f: Any) -> str:
     return ", ".join([head, *parts])
 
 
+def _filter_categories(f: Any) -> str:
+    """The categories a filter asks for: all of some ("and"), then one of others ("or")."""
+    cats = ""
+    if getattr(f, "categories_all", None):
+        cats = join_words(list(f.categories_all), "and")
+    if getattr(f, "categories_any", None):
+        any_text = join_words(list(f.categories_any), "or")
+        cats = f"{cats}, {any_text}" if cats else any_text
+    return cats
+
+
+def _filter_conditions(f: Any) -> list[str]:
+    """A filter's other conditions in words: categories excluded, tags, rating, popularity,
+    attributes."""
+    parts: list[str] = []
+    if getattr(f, "categories_none", None):
+        parts.append("no " + join_words(list(f.categories_none), "or"))
+    if getattr(f, "tags_all", None):
+        parts.append("about " + join_words(list(f.tags_all), "and"))
+    if getattr(f, "min_rating", None) is not None:
+        parts.append(f"rated {f.min_rating:g} or better")
+    if getattr(f, "popularity_pct_min", None) is not None:
+        parts.append("well known")
+    if getattr(f, "popularity_pct_max", None) is not None:
+        parts.append("less known")
+    for key, value in (getattr(f, "attributes", None) or {}).items():
+        parts.append(f"{str(key).replace('_', ' ')} {value}")
+    return parts
+
+
 def describe_request(filters: Sequence[Any], seeds: Sequence[str]) -> str:
     """The hard conditions of a turn in words ("Classic and Mystery from the 1940s and
     earlier, no Horror"), plus "like X" for seeds; "" when there are none."""
@@ -139,8 +157,61 @@ def describe_request(filters: Sequence[Any], seeds: Sequence[str]) -> str:
     return text
 
 
+def _merged(filters: Sequence[Any], name: str) -> list[Any]:
+    out: list[Any] = []
+    for f in filters:
+        for v in getattr(f, name, None) or ():
+            if v not in out:
+                out.append(v)
+    return out
+
+
+def request_phrase(filters: Sequence[Any], n: int, words: Words | None = None) -> str:
+    """The found items as one noun phrase of the catalog's words, counted: "ten Comedy movies
+    from the 1980s without Romance", "one Fantasy book from 1996", "four books about
+    wizards"; "" when the filters ask for nothing."""
+    w = words or Words()
+    cats_all, cats_any = _merged(filters, "categories_all"), _merged(filters, "categories_any")
+    cats_or = join_words(cats_any, "or")
+    cats = join_words([*cats_all, cats_or]) if cats_all else cats_or
+    lows = [f.year_min for f in filters if getattr(f, "year_min", None) is not None]
+    highs = [f.year_max for f in filters if getattr(f, "year_max", None) is not None]
+    when = period(max(lows) if lows else None, min(highs) if highs else None)
+    before = []
+    if any(getattr(f, "popularity_pct_min", None) is not None for f in filters):
+        before.append("well-known")
+    if any(getattr(f, "popularity_pct_max", None) is not None for f in filters):
+        before.append("lesser-known")
+    after = [when] if when else []
+    tags = _merged(filters, "tags_all")
+    if tags:
+        after.append("about " + join_words(tags))
+    ratings = [f.min_rating for f in filters if getattr(f, "min_rating", None) is not None]
+    if ratings:
+        after.append(f"rated {max(ratings):g} or better")
+    for f in filters:
+        for key, value in (getattr(f, "attributes", None) or {}).items():
+            after.append(f"with {str(key).replace('_', ' ')} {value}")
+    none = _merged(filters, "categories_none")
+    if none:
+        after.append("without " + join_words(none, "or"))
+    if not (cats or after or before):
+        return ""
+    noun = w.noun if n == 1 else w.plural
+    return " ".join(p for p in (number_word(n), *before, cats, noun, *after) if p)
+
+
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _kind(categories: Sequence[str], noun: str, year: int | None) -> str:
+    """"an Action Thriller movie from 1995": the categories as modifiers of the catalog's
+    noun (so any category name reads well: "a Horror book", "a Documentary movie")."""
+    cats = " ".join(categories)
+    text = f"{cats} {noun}" if cats else noun
+    text = f"{_article(text)} {text}"
+    return text + (f" from {year}" if year else "")
 
 
 def card_reason(
@@ -156,23 +227,26 @@ def card_reason(
     matched: Sequence[str] = (),
     rating_avg: float | None = None,
     rating_count: int = 0,
+    noun: str = "item",
 ) -> str:
     """Why one card fits, in words about this card: what of the request it meets ("a
-    Thriller from 1995, like you asked") and what pulled it up ("because you liked Heat",
-    "popular with people who liked Heat", "tagged heist"); ``shared``: the categories the
-    card shares with the liked item. Never empty."""
+    Thriller movie from 1995, like you asked"; the card's own year and, beside the asked
+    category, one more of its own, so the filter is not pasted on every card) and what pulled
+    it up ("because you liked Heat", "popular with people who liked Heat", "tagged heist");
+    ``shared``: the categories the card shares with the liked item; ``noun``: the catalog's
+    word for an item. Never empty."""
     asked = {norm(c) for c in asked_categories}
-    own = [c for c in categories if norm(c) in asked][:2]
+    own = [c for c in categories if norm(c) in asked]
     first = ""
     if own:
-        first = f"{_article(own[0])} {' '.join(own)}"
-        if asked_period and year:
-            first += f" from {year}"
-        first += ", like you asked"
+        extra = [] if len(own) > 1 else [c for c in categories if norm(c) not in asked][:1]
+        shown = [c for c in categories if c in own[:2] or c in extra]  # in the card's order
+        first = _kind(shown, noun, year) + ", like you asked"
     elif asked_period and year:
-        first = f"from {year}, the years you asked for"
+        first = (_kind(list(categories[:2]), noun, year) if categories else f"from {year}") + (
+            ", in the years you asked for")
     elif liked and shared:
-        first = f"{_article(shared[0])} {' '.join(shared[:2])}" + (f" from {year}" if year else "")
+        first = _kind(list(shared[:2]), noun, year)
     second = ""
     if liked:
         second = f"because you liked {liked}" if because_liked else (
@@ -188,8 +262,7 @@ def card_reason(
         if rating_avg is not None and rating_count:
             text = f"rated {rating_avg:.1f}/5 by {count_words(rating_count, 'person', 'people')}"
         elif categories:
-            text = f"{_article(categories[0])} {' '.join(categories[:2])}" + (
-                f" from {year}" if year else "")
+            text = _kind(list(categories[:2]), noun, year)
         else:
             text = "one of the best matches for your request"
     return text[:1].upper() + text[1:]
@@ -197,7 +270,7 @@ def card_reason(
 
 def numbered_list(recs: Sequence[Recommendation], indent: str = "  ") -> str:
     """The recommendations as a numbered list with a reason each (for clients without cards:
-    the terminal)."""
+    the terminal; the OpenAI facade writes the same as markdown)."""
     lines = []
     for k, r in enumerate(recs, 1):
         year = f" ({r.year})" if r.year and f"({r.year})" not in r.title else ""
@@ -210,19 +283,28 @@ def _pick(options: Sequence[str], key: str) -> str:
     return options[zlib.crc32(key.encode()) % len(options)]
 
 
-def _why(recs: Sequence[Recommendation]) -> str:
+def _why(recs: Sequence[Recommendation], words: Words) -> str:
     """One sentence on why the list fits (from the basis the cards were ranked on)."""
     top = recs[0].title
+    if len(recs) == 1:
+        return f"The best match is {top}."
     kind, subject = "", ""
     bases = [r.basis for r in recs if isinstance(r, Card) and r.basis]
     if bases:
-        kind, _, subject = max(set(bases), key=bases.count).partition(":")
+        kind, _, subject = max(sorted(set(bases)), key=bases.count).partition(":")
+    # the liked title itself stays on the cards: a reply names recommended items only
+    several = len({b for b in bases if b.startswith(("liked:", "similar:"))}) > 1
+    seed = words.plural if several else words.noun
     if kind == "liked" and subject:
-        # the liked title itself stays on the cards: a reply names recommended items only
         return _pick((
-            f"They are ranked by what people who liked the same title as you enjoyed most, "
-            f"so {top} comes first.",
-            f"People who liked the title you named rated these highly; {top} leads the list.",
+            f"People who enjoyed the {seed} you liked rated these highest; {top} leads "
+            "the list.",
+            f"They are what fans of the {seed} you liked enjoyed most, starting with {top}.",
+        ), top)
+    if kind == "similar" and subject:
+        return _pick((
+            f"People who liked the {seed} you named rated these highest; {top} leads the list.",
+            f"They are what fans of the {seed} you named enjoyed most, starting with {top}.",
         ), top)
     if kind == "personal":
         return f"They are ordered by your taste, with {top} first."
@@ -233,23 +315,30 @@ def _why(recs: Sequence[Recommendation]) -> str:
             f"The best known and best rated come first, starting with {top}.",
             f"Most people's favourites come first; {top} leads.",
         ), top)
-    return f"{top} fits best."
+    return f"The best matches come first, starting with {top}."
 
 
 def template_reply(
     recs: Sequence[Recommendation],
     *,
     about: str = "",
+    filters: Sequence[Any] = (),
+    words: Words | None = None,
     info: Sequence[dict[str, Any]] = (),
     clarify: str = "",
     unresolved: Sequence[str] = (),
     note: str = "",
 ) -> str:
-    """The reply without an LLM (names only items in ``recs``), written for a client that
-    shows the cards: what was found, why it fits, no list. ``note``: a line from the
-    planner (a relaxed criterion, a follow-up question) added at the end."""
+    """The reply without an LLM (names only items in ``recs``): what was found, in the
+    catalog's words (``words``; ``filters``: the turn's hard conditions), and one sentence
+    on why it fits — no list, so it reads the same above the widget's cards and above the
+    numbered list of a client without cards (:func:`numbered_list`). ``about``: the
+    conditions as :func:`describe_request` writes them, used when ``filters`` are not given.
+    ``note``: a line from the planner (a relaxed criterion, a follow-up question) added at
+    the end."""
     if clarify:
         return clarify
+    w = words or Words()
     lines = []
     if unresolved:
         names = join_words([f'"{u}"' for u in unresolved[:3]], "or")
@@ -271,144 +360,40 @@ def template_reply(
                 line += " " + str(v["description"])[:200]
             lines.append(line)
         return " ".join(lines)
+    n = len(recs)
+    phrase = request_phrase(filters, n, w)
     if not recs:
+        wanted = phrase.removeprefix("no ") if phrase else ""
         lines.append(
-            (f"Nothing in the catalog matches {about}." if about else
-             "I found nothing that fits.")
-            + " Try dropping a condition or naming a title you like."
+            (f"I found no {wanted} in the catalog." if wanted else
+             f"Nothing in the catalog matches {about}." if about else
+             f"I found no {w.plural} that fit.")
+            + f" Try dropping a condition or naming a {w.noun} you liked."
         )
         if note:
             lines.append(note)
         return " ".join(lines)
-    n = len(recs)
-    picks = count_words(n, "pick", "picks")
     key = "|".join(r.item_id for r in recs[:3])
-    if about:
-        if about.startswith(("from ", "about ")):
-            colon = for_ = f" {about}"
-        elif about.startswith("no "):
-            colon = for_ = f" with {about}"
-        else:
-            colon, for_ = f": {about}", f" for {about}"
+    be = "is" if n == 1 else "are"
+    if not phrase and about:
+        phrase = f"{count_words(n, w.noun, w.plural)} for {about}"
+    if phrase:
         head = _pick((
-            f"Here {'is' if n == 1 else 'are'} {picks}{colon}.",
-            f"I found {picks}{for_}.",
-            f"{picks[:1].upper() + picks[1:]}{for_}.",
+            f"Here {be} {phrase}.",
+            f"I found {phrase}.",
+            f"{phrase[:1].upper() + phrase[1:]}, as you asked.",
         ), key)
     else:
+        some = count_words(n, w.noun, w.plural)
         head = _pick((
-            f"Here {'is' if n == 1 else 'are'} {picks} for you.",
-            f"I found {picks} you might like.",
+            f"Here {be} {some} for you.",
+            f"I found {some} you might like to {w.verb}.",
         ), key)
     lines.append(head)
-    lines.append(_why(recs))
-    if n > 1:
-        lines.append(_pick(("Each card says why.", "Every card has its reason."), key))
+    lines.append(_why(recs, w))
     if note:
         lines.append(note)
     return " ".join(lines)
-
-
-def reply_messages(
-    message: str, recs: Sequence[Recommendation], about: str, info_text: str = "",
-    instructions: str = "",
-) -> list[BaseMessage]:
-    """The reply writer's prompt. ``instructions`` (a client's system message) may shape the
-    tone and form; the rules of :data:`REPLY_SYSTEM` (name only the listed items) still hold."""
-    listing = "\n".join(
-        f"- {r.title}"
-        + (f" ({r.year})" if r.year else "")
-        + (f": {', '.join(r.categories[:3])}" if r.categories else "")
-        for r in recs
-    )
-    body = f"User: {message}\n"
-    if about:
-        body += f"Conditions applied: {about}\n"
-    if info_text:
-        body += f"Facts:\n{info_text}\n"
-    body += f"Recommendations:\n{listing or '(none found)'}"
-    system = REPLY_SYSTEM
-    if instructions:
-        system += ("\nThe application adds these instructions about style and form (they do "
-                   "not change which items you may name):\n" + instructions)
-    return [SystemMessage(system), HumanMessage(body)]
-
-
-def _phrases(text: str) -> set[str]:
-    words = norm(text).split()
-    out = set()
-    for n in range(1, 9):
-        for i in range(len(words) - n + 1):
-            out.add(" ".join(words[i : i + n]))
-    return out
-
-
-_CAPS = re.compile(
-    r"(?<![\w'])(?:[A-Z0-9][\w'\u2019&.-]*)(?:[ \t]+(?:(?:of|the|a|an|and|in|on|to|for|with|at|"
-    r"by|from|de|la|le|&)[ \t]+)*[A-Z0-9][\w'\u2019&.-]*)*"
-)
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
-
-
-def _capitalized(reply: str) -> set[str]:
-    """Normalised word runs of capitalised phrases (titles are written that way); a single
-    word at the start of a sentence is left out (it is capitalised anyway)."""
-    out: set[str] = set()
-    for m in _CAPS.finditer(reply):
-        words = m.group(0).split()
-        at_start = bool(_SENTENCE_START.search(reply[: m.start()]))
-        for n in range(1, min(len(words), 8) + 1):
-            for i in range(len(words) - n + 1):
-                if n == 1 and (i == 0 and at_start or len(words[i]) < 3):
-                    continue
-                key = norm(" ".join(words[i : i + n]))
-                if key:
-                    out.add(key)
-    return out
-
-
-def named_outside(
-    reply: str,
-    recs: Sequence[Recommendation],
-    *,
-    suspects: Iterable[str] = (),
-    vocabulary: Vocabulary | None = None,
-) -> list[str]:
-    """Titles the reply names that are not recommendations.
-
-    ``suspects`` are titles the writer saw (seeds, earlier recommendations, candidates that did
-    not make the cut): any of them in the reply counts. With a ``vocabulary``, every catalog
-    title of three words or more found in the reply counts too, and shorter ones when they
-    are written capitalised (as titles are; plain prose words do not collide). Titles that
-    are also words of a recommendation's title (a recommendation "Heat 2" contains "Heat")
-    are not counted."""
-    phrases = _phrases(reply)
-    allowed = {norm(r.title) for r in recs}
-    allowed_text = " ".join(sorted(allowed))
-    found = []
-    for title in suspects:
-        key = norm(title)
-        if (
-            key
-            and len(key) >= 3
-            and key in phrases
-            and key not in allowed
-            and key not in allowed_text
-        ):
-            found.append(title)
-    if vocabulary is not None:
-        for phrase in phrases:
-            if (
-                phrase.count(" ") >= 2
-                and phrase in vocabulary.titles
-                and phrase not in allowed
-                and phrase not in allowed_text
-            ):
-                found.append(phrase)
-        for phrase in _capitalized(reply):
-            if phrase in vocabulary.titles and phrase not in allowed and phrase not in allowed_text:
-                found.append(phrase)
-    return sorted(set(found))
 
 
 _IMAGE_KEYS = ("image", "img", "cover", "poster", "thumbnail", "picture", "photo")
@@ -437,3 +422,19 @@ def media_of(attributes: dict[str, Any]) -> tuple[str | None, str | None]:
         elif not url.startswith("data:"):
             link = link or url
     return link, image
+
+
+@functools.cache
+def _verbs() -> tuple[str, dict[str, str]]:
+    data = json.loads(resources.files("agent").joinpath("item_verbs.json").read_text("utf-8"))
+    table = {norm(noun): verb for verb, nouns in data["verbs"].items() for noun in nouns}
+    return str(data["default"]), table
+
+
+def default_verb(noun: str) -> str:
+    """What one does with an item called ``noun`` when ``RECAGENT_ITEM_VERB`` is not set:
+    "watch" a movie, "read" a book, "buy" a product (from ``agent/item_verbs.json``; the
+    last word of a compound noun counts: "paperback novel" -> "read"); "try" otherwise."""
+    default, table = _verbs()
+    key = norm(noun)
+    return table.get(key) or table.get(key.rsplit(" ", 1)[-1]) or default

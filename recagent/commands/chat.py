@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import Any, TextIO
-
-COMMANDS = (
-    ("/help", "show this help"),
-    ("/new", "forget this conversation and start a new one"),
-    ("/quit", "leave (also /exit or Ctrl-D)"),
-)
 
 
 def register(subparsers: Any) -> None:
@@ -31,13 +24,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def help_text(plural: str) -> str:
-    lines = [f"Ask for {plural} in your own words: a kind, a period, a title you liked.",
-             "Follow up to refine (\"older\", \"more like the second one\", \"no horror\")."]
-    lines += [f"  {name:<6} {what}" for name, what in COMMANDS]
-    return "\n".join(lines)
-
-
 async def chat(
     lines: TextIO,
     out: TextIO,
@@ -46,19 +32,18 @@ async def chat(
     show_trace: bool = False,
     runtime: Any = None,
 ) -> int:
-    from agent.responder import numbered_list
-    from agent.service import AgentError, item_words
+    # the agent is imported for this command only (it takes seconds; `recagent --help` not)
+    from recagent.commands._conversation import Conversation
     from recagent.runtime import build_runtime
     from recagent.settings import load_settings
 
     own = runtime is None
     if runtime is None:
         runtime = await build_runtime(load_settings())
-    words = item_words(runtime.agent.settings)
-    session_id: str | None = None
+    talk = Conversation(runtime, out, user_id=user_id, show_trace=show_trace)
     try:
-        print(f"recagent chat - ask for {words.plural}; /help for commands, /quit to leave.",
-              file=out, flush=True)
+        print(f"recagent chat - ask for {talk.words.plural}; /help for commands, /quit to "
+              "leave.", file=out, flush=True)
         for _ in range(100_000):  # bounded: one turn per input line
             print("> ", end="", file=out, flush=True)
             line = await asyncio.to_thread(lines.readline)
@@ -68,39 +53,10 @@ async def chat(
             if not text:
                 continue
             if text.startswith("/"):
-                command = text.split()[0].lower()
-                if command in ("/quit", "/exit", "/q"):
+                if not await talk.command(text):
                     break
-                if command in ("/help", "/?", "/h"):
-                    print(help_text(words.plural), file=out, flush=True)
-                elif command in ("/new", "/reset"):
-                    if session_id is not None:
-                        with contextlib.suppress(AgentError):  # already gone is fine
-                            await runtime.agent.forget(session_id, user_id=user_id)
-                    session_id = None
-                    print("Started a new conversation.", file=out, flush=True)
-                else:
-                    print(f"Unknown command {command}; /help lists the commands.", file=out,
-                          flush=True)
                 continue
-            try:
-                result = await runtime.agent.turn(text, session_id=session_id, user_id=user_id)
-            except AgentError as exc:
-                print(f"error: {exc.message}", file=out, flush=True)
-                continue
-            session_id = result.session_id
-            print(result.reply, file=out)
-            if result.recommendations:
-                print(numbered_list(result.recommendations), file=out)
-            if show_trace:
-                for attempt in result.trace.get("attempts", []):
-                    calls = ", ".join(c["name"] for c in attempt["calls"]) or "(no tools)"
-                    print(
-                        f"  plan {attempt['index']} ({attempt['reason']}, "
-                        f"{attempt['backend']}): {calls}",
-                        file=out,
-                    )
-            out.flush()
+            await talk.turn(text)
     finally:
         if own:
             await runtime.aclose()

@@ -14,14 +14,17 @@ from agent.responder import (
     Card,
     card_reason,
     count_words,
+    default_verb,
     describe_request,
     media_of,
     numbered_list,
     period,
+    request_phrase,
     template_reply,
 )
-from agent.service import Agent
+from agent.service import Agent, item_words
 from agent.types import Recommendation
+from agent.understanding.policy import Words
 from agent.vocabulary import Vocabulary
 from memory.store_memory import InMemorySessionStore
 from recagent.settings import load_settings
@@ -41,6 +44,10 @@ def _rec(i: int, title: str, year: int | None = 1995, basis: str = "") -> Card:
                 categories=["Thriller"]).with_basis(basis)
 
 
+BOOK_WORDS = Words("book", "books", "read")
+MOVIE_WORDS_ = Words("movie", "movies", "watch")
+
+
 # ---- words ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("lo", "hi", "text"), [
     (1990, 1999, "from the 1990s"),
@@ -49,8 +56,10 @@ def _rec(i: int, title: str, year: int | None = 1995, basis: str = "") -> Card:
     (1995, 1995, "from 1995"),
     (1985, 1995, "from 1985 to 1995"),
     (2000, None, "from the 2000s on"),
+    (1981, None, "after 1980"),
     (2003, None, "from 2003 on"),
-    (1980, 1999, "from the 1980s to the 1990s"),
+    (1960, 1979, "from the 1960s and 1970s"),
+    (1960, 1989, "from the 1960s to the 1980s"),
     (None, None, ""),
 ])
 def test_period_in_words(lo: int | None, hi: int | None, text: str) -> None:
@@ -73,59 +82,142 @@ def test_request_described_in_words_not_symbols() -> None:
     assert describe_request([ItemFilter()], []) == ""
 
 
+@pytest.mark.parametrize(("f", "n", "text"), [
+    (ItemFilter(categories_any=["Fantasy"], year_min=1996, year_max=1996), 1,
+     "one Fantasy book from 1996"),
+    (ItemFilter(categories_any=["Comedy"], year_min=1980, year_max=1989,
+                categories_none=["Romance"]), 10,
+     "ten Comedy books from the 1980s without Romance"),
+    (ItemFilter(categories_any=["Comedy", "Romance"]), 2, "two Comedy or Romance books"),
+    (ItemFilter(categories_all=["Classic", "Mystery"], year_max=1949), 6,
+     "six Classic and Mystery books from the 1940s and earlier"),
+    (ItemFilter(year_min=1990, year_max=1999), 3, "three books from the 1990s"),
+    (ItemFilter(tags_all=["wizards"]), 4, "four books about wizards"),
+    (ItemFilter(categories_any=["Horror"], popularity_pct_min=90), 14,
+     "14 well-known Horror books"),
+    (ItemFilter(categories_none=["Horror"]), 0, "no books without Horror"),
+    (ItemFilter(), 10, ""),
+])
+def test_request_phrase_counts_the_catalogs_noun(f: ItemFilter, n: int, text: str) -> None:
+    assert request_phrase([f], n, BOOK_WORDS) == text
+
+
+def test_verb_defaults_per_catalog_and_the_setting_wins() -> None:
+    assert default_verb("movie") == "watch" and default_verb("Film") == "watch"
+    assert default_verb("book") == "read" and default_verb("paperback novel") == "read"
+    assert default_verb("product") == "buy"
+    assert default_verb("widget") == "try" and default_verb("item") == "try"
+    books = item_words(load_settings(item_noun="book"))
+    assert (books.noun, books.plural, books.verb) == ("book", "books", "read")
+    assert item_words(load_settings(item_noun="book", item_verb="borrow")).verb == "borrow"
+    assert item_words(load_settings(item_noun="movie")).verb == "watch"
+    assert item_words(load_settings()).verb == "try"
+
+
 # ---- the template reply --------------------------------------------------------------------
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+
 def test_one_pick_is_singular_and_has_no_list() -> None:
-    reply = template_reply([_rec(1, "Heat")], about="Thriller from 1995")
-    assert "1 picks" not in reply and "one pick" in reply.lower()
-    assert "Heat" in reply  # the why-sentence names the top pick
-    assert not re.search(r"\b1\. ", reply) and "cards below" not in reply
+    f = ItemFilter(categories_any=["Thriller"], year_min=1995, year_max=1995)
+    reply = template_reply([_rec(1, "Heat")], filters=[f], words=MOVIE_WORDS_)
+    assert "1 picks" not in reply and "one thriller movie from 1995" in reply.lower()
+    assert "movies" not in reply and "come first" not in reply  # no ranking talk for one
+    assert "Heat" in reply  # the why-sentence names the pick
+    assert not re.search(r"\b1\. ", reply) and "card" not in reply and "below" not in reply
 
 
 def test_reply_for_many_says_what_and_why_without_listing() -> None:
     recs = [_rec(k, f"Title {k}", basis="liked:The Hobbit") for k in range(1, 11)]
-    reply = template_reply(recs, about="Fantasy from the 1990s")
-    assert "ten picks" in reply.lower() and "Fantasy from the 1990s" in reply
-    assert "people who liked" in reply.lower()  # why the list fits
+    f = ItemFilter(categories_any=["Fantasy"], year_min=1990, year_max=1999)
+    reply = template_reply(recs, filters=[f], words=BOOK_WORDS)
+    assert "ten Fantasy books from the 1990s" in reply
+    assert "the book you liked" in reply  # why the list fits
     assert "The Hobbit" not in reply  # a reply names recommended items only; cards say it
-    assert "Title 1" in reply and "Title 2" not in reply  # the cards carry the rest
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", reply) if s]
-    assert 2 <= len(sentences) <= 4, reply
+    assert "Title 1" in reply and "Title 2" not in reply  # the cards / the list carry the rest
+    assert len(_sentences(reply)) == 2, reply
+    # the same reply above the widget's cards and above a terminal's numbered list
+    assert not re.search(r"card|below|\b1\. ", reply, re.I), reply
+
+
+def test_why_sentence_tells_liked_from_named_and_counts_the_seeds() -> None:
+    named = [_rec(k, f"T{k}", basis="similar:The Hobbit") for k in range(1, 4)]
+    assert "the book you named" in template_reply(named, words=BOOK_WORDS)
+    several = [_rec(1, "A", basis="liked:Dune"), _rec(2, "B", basis="liked:Emma"),
+               _rec(3, "C", basis="liked:Dune")]
+    assert "the books you liked" in template_reply(several, words=BOOK_WORDS)
+    plain = template_reply([_rec(1, "A"), _rec(2, "B")], words=BOOK_WORDS)
+    assert "A" in plain and "fits best" not in plain
+    assert "The best matches come first, starting with A." in plain
 
 
 def test_reply_wording_varies_between_lists() -> None:
+    f = ItemFilter(categories_any=["Comedy"])
     replies = {
-        template_reply([_rec(k, f"T{k}"), _rec(k + 50, f"U{k}")], about="Comedy").split(".")[0]
+        template_reply([_rec(k, f"T{k}"), _rec(k + 50, f"U{k}")], filters=[f],
+                       words=MOVIE_WORDS_).split(".")[0]
         for k in range(12)
     }
     assert len(replies) >= 2, replies  # not one fixed sentence for every list
+    assert all("two comedy movies" in r.lower() for r in replies), replies
+
+
+def test_reply_without_conditions_uses_the_catalogs_noun_and_verb() -> None:
+    replies = {template_reply([_rec(k, f"T{k}"), _rec(k + 50, f"U{k}")], words=BOOK_WORDS)
+               for k in range(12)}
+    assert all("two books" in r for r in replies), replies
+    assert any("to read" in r for r in replies), replies
+    assert not any(MOVIE_WORDS.search(r) or "pick" in r for r in replies), replies
 
 
 def test_period_only_request_reads_naturally() -> None:
-    reply = template_reply([_rec(1, "A"), _rec(2, "B")], about="from the 1940s and earlier")
+    f = ItemFilter(year_max=1949)
+    reply = template_reply([_rec(1, "A"), _rec(2, "B")], filters=[f], words=BOOK_WORDS)
     assert "for from" not in reply and ": from" not in reply
-    assert "from the 1940s and earlier" in reply
+    assert "two books from the 1940s and earlier" in reply
 
 
 def test_nothing_found_and_unknown_name() -> None:
-    reply = template_reply([], about="Western from the 1920s", unresolved=["zxqv"])
+    f = ItemFilter(categories_any=["Western"], year_min=1920, year_max=1929)
+    reply = template_reply([], filters=[f], words=MOVIE_WORDS_, unresolved=["zxqv"])
     assert 'could not find "zxqv"' in reply
-    assert "Nothing in the catalog matches Western from the 1920s." in reply
+    assert "I found no Western movies from the 1920s in the catalog." in reply
+    assert "naming a movie you liked" in reply
+    bare = template_reply([], words=BOOK_WORDS)
+    assert bare.startswith("I found no books that fit.")
 
 
 # ---- reasons -------------------------------------------------------------------------------
 def test_card_reasons_are_specific() -> None:
-    asked = card_reason(categories=["Crime", "Thriller"], year=1995,
-                        asked_categories=["Thriller"], asked_period=True)
-    assert asked == "A Thriller from 1995, like you asked"
+    asked = card_reason(categories=["Thriller"], year=1995, asked_categories=["Thriller"],
+                        asked_period=True, noun="movie")
+    assert asked == "A Thriller movie from 1995, like you asked"
+    # the card's own second category and year: not the filter pasted on every card
+    own = card_reason(categories=["Action", "Crime", "Thriller"], year=1996,
+                      asked_categories=["Thriller"], noun="movie")
+    assert own == "An Action Thriller movie from 1996, like you asked"
     liked = card_reason(categories=["Action", "Crime"], year=1996, liked="Heat",
-                        shared=["Crime"], because_liked=True)
-    assert liked == "A Crime from 1996 — because you liked Heat"
-    similar = card_reason(categories=["Drama"], year=2001, liked="Heat")
+                        shared=["Crime"], because_liked=True, noun="movie")
+    assert liked == "A Crime movie from 1996 — because you liked Heat"
+    similar = card_reason(categories=["Drama"], year=2001, liked="Heat", noun="movie")
     assert similar == "Popular with people who liked Heat"
+    years = card_reason(categories=["Drama"], year=1996, asked_period=True, noun="movie")
+    assert years == "A Drama movie from 1996, in the years you asked for"
+    tagged = card_reason(categories=["Crime"], matched=["heist"], noun="movie")
+    assert tagged == "Tagged “heist”"
     rated = card_reason(categories=[], rating_avg=4.25, rating_count=120)
     assert rated == "Rated 4.2/5 by 120 people"
     assert card_reason()  # never empty
-    assert card_reason(categories=["Fantasy"], year=None)
+    assert card_reason(categories=["Fantasy"], year=None, noun="book") == "A Fantasy book"
+
+
+@pytest.mark.parametrize("category", ["Horror", "Documentary", "Animation", "War", "Children"])
+def test_a_category_that_is_no_count_noun_still_reads(category: str) -> None:
+    reason = card_reason(categories=[category], year=1988, asked_categories=[category],
+                         noun="book")
+    article = "An" if category[0] in "AEIOU" else "A"
+    assert reason == f"{article} {category} book from 1988, like you asked"
 
 
 def test_numbered_list_has_a_reason_per_line() -> None:
@@ -180,8 +272,10 @@ async def test_filtered_request_cards_say_their_own_year(books_agent: Agent) -> 
     result = await books_agent.turn("mystery books from the 1930s")
     assert len(result.recommendations) >= 3
     for rec in result.recommendations:
-        assert rec.reason.startswith(f"A Mystery from {rec.year}, like you asked"), rec
-    assert "1930s" in result.reply and "1930-1939" not in result.reply
+        assert re.fullmatch(rf"An? (\w+ )?Mystery( \w+)? book from {rec.year}, like you asked"
+                            r"( — .+)?", rec.reason), rec
+    assert len({r.reason for r in result.recommendations}) > 1  # not the filter pasted
+    assert "Mystery books from the 1930s" in result.reply and "1930-1939" not in result.reply
     assert not MOVIE_WORDS.search(result.reply)
     assert not re.search(r"\b1\. ", result.reply)
 
@@ -192,9 +286,18 @@ async def test_similar_request_cards_name_the_liked_book(books_agent: Agent) -> 
     assert len(recs) >= 5
     assert all(r.reason and "The Hobbit" in r.reason for r in recs[:5]), recs
     assert len({r.reason for r in recs}) > 1  # not one sentence pasted on every card
-    assert "people who liked" in result.reply.lower() and recs[0].title in result.reply
+    assert "the book you liked" in result.reply and recs[0].title in result.reply
     assert "The Hobbit" not in result.reply  # only recommended titles in the reply
     assert not MOVIE_WORDS.search(result.reply + " ".join(r.reason for r in recs))
+
+
+async def test_the_session_keeps_each_cards_reason(books_agent: Agent) -> None:
+    """A client rebuilding the cards after a reload reads the same reasons back."""
+    result = await books_agent.turn("mystery books from the 1930s")
+    session = await books_agent.get_session(result.session_id)
+    last = session.messages[-1]
+    assert last.recommendations == [r.item_id for r in result.recommendations]
+    assert last.reasons == [r.reason for r in result.recommendations] and all(last.reasons)
 
 
 async def test_every_card_has_a_reason(books_agent: Agent) -> None:

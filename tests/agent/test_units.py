@@ -123,7 +123,7 @@ async def test_chat_command(make_agent: Any) -> None:
     lines = io.StringIO("popular westerns\nmore like the first one\n\n/quit\nnever read\n")
     assert await chat(lines, out, runtime=runtime) == 0
     text = out.getvalue()
-    assert text.lower().count("ten picks") == 2
+    assert text.lower().count("ten western items") == 2
     assert "  1. " in text and "never read" not in text
 
 

@@ -77,6 +77,7 @@ async def test_slash_commands_are_never_requests(runtime: Runtime) -> None:
     text = out.getvalue()
     assert runtime.sent == ["mystery books from the 1930s", "the help"]  # no "/..." line
     assert "ask for books" in text  # the greeting speaks the catalog's noun
+    assert "Ask for books to read in your own words" in text  # and /help its verb too
     for command in ("/help", "/new", "/quit"):
         assert re.search(rf"^\s+{command}\s+\S", text, re.M), command  # listed with help
     assert "Started a new conversation." in text
@@ -92,8 +93,10 @@ async def test_terminal_lists_are_numbered_with_a_reason_each(runtime: Runtime) 
     assert [int(n) for n, _t, _r in rows] == list(range(1, len(rows) + 1))
     for _n, title, reason in rows:
         year = re.search(r"\((\d{4})\)$", title)
-        assert year and reason.startswith(f"A Mystery from {year.group(1)}"), (title, reason)
-    assert not re.search(r"movie|film", out.getvalue(), re.I)
+        assert year and "Mystery" in reason, (title, reason)
+        assert f"book from {year.group(1)}, like you asked" in reason, (title, reason)
+    # the reply above the list says what and why; nothing about cards the terminal lacks
+    assert not re.search(r"movie|film|watch|card|below", out.getvalue(), re.I)
 
 
 def test_top_level_help_describes_the_tool() -> None:

@@ -117,7 +117,12 @@ def test_books_page_and_answers_never_say_movie(browser: Any, books_server: Live
     page = _open(browser, books_server)
     assert page.title() == "recagent — Book recommendations"
     assert page.locator(W + "h2").inner_text() == "Book recommendations"
-    assert page.get_by_label("Your message").get_attribute("placeholder") == "Ask for books…"
+    # the catalog's verb where one is needed: derived from the noun ("book" -> "read")
+    assert page.get_by_label("Your message").get_attribute("placeholder") == (
+        "What would you like to read?")
+    assert "find books to read" in page.locator("main").inner_text()
+    assert page.locator(W + ".msg.note").first.inner_text().startswith(
+        "Tell me what you would like to read")
     chips = _chips(page)
     assert len(chips) >= 2, chips
     assert any("The Hobbit" in c or "Something like" in c for c in chips), chips
@@ -160,17 +165,55 @@ def test_books_page_and_answers_never_say_movie(browser: Any, books_server: Live
     page.close()
 
 
+def _active(page: Any) -> dict[str, str]:
+    """The focused element of the widget: its tag, role and accessible name."""
+    return page.evaluate("""() => {
+      const a = document.querySelector('#recagent-widget').shadowRoot.activeElement;
+      if (!a) return {};
+      const labelled = a.id && a.getRootNode().querySelector(`label[for="${a.id}"]`);
+      return {tag: a.tagName.toLowerCase(), role: a.getAttribute('role') || '',
+              name: a.getAttribute('aria-label') || (labelled && labelled.textContent)
+                    || a.textContent.trim()}; }""")
+
+
+def _cards(page: Any, which: int = 0) -> list[tuple[str, str, str, str]]:
+    """(item id, reason, link, picture) of every card of one answer."""
+    lst = page.locator(W + "ul.cards").nth(which)
+    return [(c.get_attribute("data-item-id"), c.locator(".reason").inner_text(),
+             c.locator("a.more").get_attribute("href"), c.locator("img").get_attribute("src"))
+            for c in lst.locator(".card").all()]
+
+
 def test_keyboard_only_conversation_and_cards_after_reload(
     browser: Any, books_server: LiveServer
 ) -> None:
     page = _open(browser, books_server)
+    # screen readers: the conversation is a polite live log, the status line a status, the
+    # panel a labelled dialog, the message box labelled; every button has a name
+    log = page.locator(W + ".log")
+    assert (log.get_attribute("role"), log.get_attribute("aria-live")) == ("log", "polite")
+    assert page.locator(W + ".status").get_attribute("role") == "status"
+    panel = page.get_by_role("dialog", name="Book recommendations")
+    assert panel.is_visible()
+    names = page.evaluate("""() => [...document.querySelector('#recagent-widget').shadowRoot
+        .querySelectorAll('button')].map(b => b.getAttribute('aria-label') || b.textContent)""")
+    assert names and all(n.strip() for n in names), names
     # the demo page opens the panel with the focus in the message box: type, Enter
+    assert _active(page) == {"tag": "textarea", "role": "", "name": "Your message"}
+    page.keyboard.press("Tab")  # focus order: the box, then Send
+    assert _active(page)["name"] == "Send"
+    page.keyboard.press("Shift+Tab")
     page.keyboard.type("I loved The Hobbit, anything similar?")
     page.keyboard.press("Enter")
     _wait_turn(page, 1)
-    before = [(c.get_attribute("data-item-id"), c.locator(".reason").inner_text())
-              for c in page.locator(W + ".card").all()]
-    assert len(before) >= 3 and all("The Hobbit" in r for _i, r in before[:3]), before
+    assert _active(page)["name"] == "Your message"  # back in the box for the follow-up
+    # the answer is inside the live region (read out), with the cards' list labelled
+    reply = log.locator(".msg.bot")
+    assert reply.count() == 1 and "the book you liked" in reply.inner_text()
+    assert page.locator(W + ".log ul.cards").first.get_attribute("aria-label")
+    before = _cards(page)
+    assert len(before) >= 3 and all("The Hobbit" in r for _i, r, _l, _p in before[:3]), before
+    assert all(link and img for _i, _r, link, img in before), before
 
     # Tab to the first card's Like button and press it, without the mouse
     first_title = page.locator(W + ".card h3").first.inner_text().strip()
@@ -198,9 +241,8 @@ def test_keyboard_only_conversation_and_cards_after_reload(
     page.reload()
     page.wait_for_selector(W + ".root[data-ready=true]", state="attached", timeout=15_000)
     assert page.locator(W + "ul.cards").count() == 2
-    after = [(c.get_attribute("data-item-id"), c.locator(".reason").inner_text())
-             for c in page.locator(W + "ul.cards").first.locator(".card").all()]
-    assert after == before
+    second = _cards(page, 1)
+    assert _cards(page) == before
     assert page.locator(W + ".card.liked").count() >= 1
 
     # without the browser's copy of the cards they are read back from the catalog
@@ -209,9 +251,9 @@ def test_keyboard_only_conversation_and_cards_after_reload(
                        .forEach(k => sessionStorage.removeItem(k))""")
     page.reload()
     page.wait_for_selector(W + ".root[data-ready=true]", state="attached", timeout=15_000)
-    ids = [c.get_attribute("data-item-id")
-           for c in page.locator(W + "ul.cards").first.locator(".card").all()]
-    assert ids == [i for i, _r in before]
+    # ... and still say the same: the reason kept with the answer, link and picture
+    assert _cards(page) == before
+    assert _cards(page, 1) == second
     page.close()
 
 
@@ -223,6 +265,8 @@ def test_movies_demo_examples_links_and_overrides(browser: Any, movies_server: L
     chips = _chips(page)
     assert len(chips) >= 2 and all("movie" in c.lower() or c.startswith("Something like")
                                    for c in chips), chips
+    assert page.get_by_label("Your message").get_attribute("placeholder") == (
+        "What would you like to watch?")
     page.get_by_role("button", name=chips[0]).click()
     _wait_turn(page, 1)
     reply = page.locator(W + ".msg.bot").last.inner_text()

@@ -47,7 +47,8 @@ def test_chat_stream_cards_like_and_follow_up(browser: Any, widget_server: LiveS
     assert len(streams) == 1 and streams[0].headers["accept"] == "text/event-stream"
     bubbles = page.locator("#recagent-widget >> .msg.bot")
     reply = bubbles.last.inner_text()
-    assert "ten picks" in reply.lower() and "…" not in reply
+    assert "ten thriller items from the 1990s" in reply.lower() and "…" not in reply
+    assert "card" not in reply.lower()  # the reply says what and why; the cards carry the list
     cards = page.locator("#recagent-widget >> .card")
     assert cards.count() >= 3
     first = cards.first
