@@ -8,13 +8,21 @@ a fresh, empty database ``--runs`` times ("first import") and once more on top o
 the whole import (reading + checking + writing + recomputing stats) and rows/s.
 
     nice .venv/bin/python benchmarks/ingest.py [--runs 3] [--synthetic 1000000] [--only sqlite]
+        [--baseline DIR]
+
+``--baseline DIR`` also times the import code of another checkout (e.g. the last commit:
+``git worktree add /tmp/base HEAD``) on the same files in the same run: every import then
+runs in its own subprocess, baseline and current alternating, and the table gains the
+baseline's median and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +32,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# the product code under test: this checkout, or a baseline's (set by --baseline's children)
+CODE = Path(os.environ.get("RECAGENT_BENCH_CODE") or ROOT)
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(CODE))
 
 from tests.conftest import ML_DIR, create_pg_database, drop_pg_database  # noqa: E402
 from tools.catalog.db import ensure_schema, make_engine  # noqa: E402
@@ -95,19 +106,77 @@ class Database:
 def measure(kind: str, load: Callable[..., IngestReport], runs: int, workdir: Path) -> dict:
     first: list[float] = []
     again: list[float] = []
+    cpu: list[float] = []  # this process's CPU seconds of the first import
+    cpu_again: list[float] = []
     report = IngestReport()
     for _ in range(runs):
         with Database(kind, workdir) as url:
             engine = make_engine(url)
             ensure_schema(engine)  # schema creation is not part of the import time
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = load(engine)
             first.append(time.perf_counter() - started)
-            started = time.perf_counter()
+            cpu.append(time.process_time() - cpu_started)
+            started, cpu_started = time.perf_counter(), time.process_time()
             load(engine)
             again.append(time.perf_counter() - started)
+            cpu_again.append(time.process_time() - cpu_started)
             engine.dispose()
-    return {"report": report, "first": first, "again": again}
+    return {"report": report, "first": first, "again": again, "cpu": cpu,
+            "cpu_again": cpu_again}
+
+
+def _datasets(n_synthetic: int) -> list[tuple[str, Callable[..., IngestReport]]]:
+    datasets: list[tuple[str, Callable[..., IngestReport]]] = [
+        ("ml-latest-small", lambda e: ingest_movielens(e, ML_DIR)),
+    ]
+    if n_synthetic:
+        items, inter = synthetic(n_synthetic)
+        datasets.append((f"synthetic {n_synthetic:,}", lambda e: ingest_csv(e, items, inter)))
+    return datasets
+
+
+def _child(kind: str, dataset: str, n_synthetic: int) -> None:
+    """One first import + one re-import with the code at ``CODE``; one JSON line."""
+    load = dict(_datasets(n_synthetic))[dataset]
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        res = measure(kind, load, 1, Path(tmp))
+    rep: IngestReport = res["report"]
+    print(json.dumps({"first": res["first"][0], "again": res["again"][0], "cpu": res["cpu"][0],
+                      "cpu_again": res["cpu_again"][0],
+                      "items": rep.items, "interactions": rep.interactions, "rows": rep.rows}))
+
+
+def _with_baseline(kind: str, dataset: str, n_synthetic: int, runs: int,
+                   baseline: Path) -> dict:
+    """``runs`` subprocess imports with this checkout's code and with ``baseline``'s,
+    alternating which goes first."""
+    out: dict[str, dict[str, list[float]]] = {
+        v: {"first": [], "again": [], "cpu": [], "cpu_again": []}
+        for v in ("current", "baseline")}
+    last: dict = {}
+    for run in range(runs):
+        order = ("baseline", "current") if run % 2 == 0 else ("current", "baseline")
+        for variant in order:
+            env = {**os.environ, "RECAGENT_BENCH_CODE": str(baseline if variant == "baseline"
+                                                            else ROOT)}
+            cmd = [sys.executable, __file__, "--child", kind, dataset,
+                   "--synthetic", str(n_synthetic)]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+            last = json.loads(done.stdout.strip().splitlines()[-1])
+            out[variant]["first"].append(last["first"])
+            out[variant]["again"].append(last["again"])
+            out[variant]["cpu"].append(last["cpu"])
+            out[variant]["cpu_again"].append(last["cpu_again"])
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(f"  {dataset} {kind} run {run + 1}: first import current "
+              f"{out['current']['first'][-1]:.2f}s ({out['current']['cpu'][-1]:.2f}s CPU) "
+              f"baseline {out['baseline']['first'][-1]:.2f}s "
+              f"({out['baseline']['cpu'][-1]:.2f}s CPU) (load {load})", file=sys.stderr,
+              flush=True)
+    report = IngestReport(items=last["items"], interactions=last["interactions"],
+                          rows=last["rows"])
+    return {"report": report, **out["current"], "baseline": out["baseline"]}
 
 
 def main() -> None:
@@ -116,40 +185,68 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=1_000_000,
                         help="interactions in the synthetic file (0: skip)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated: ml, synthetic (default: both)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="also time the import code of this checkout, same run")
+    parser.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], args.child[1], args.synthetic)
+        return
 
-    datasets: list[tuple[str, Callable[..., IngestReport]]] = [
-        ("ml-latest-small", lambda e: ingest_movielens(e, ML_DIR)),
-    ]
+    started = time.perf_counter()
+    datasets = _datasets(args.synthetic)
     if args.synthetic:
-        started = time.perf_counter()
-        items, inter = synthetic(args.synthetic)
-        print(f"synthetic data ready in {time.perf_counter() - started:.1f} s: {inter}",
-              file=sys.stderr)
-        datasets.append((f"synthetic {args.synthetic:,}",
-                         lambda e: ingest_csv(e, items, inter)))
+        print(f"synthetic data ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if args.datasets:
+        wanted = {"ml": "ml-latest-small", "synthetic": f"synthetic {args.synthetic:,}"}
+        chosen = {wanted[d] for d in args.datasets.split(",")}
+        datasets = [d for d in datasets if d[0] in chosen]
     kinds = [args.only] if args.only else ["sqlite", "postgresql"]
 
     rows = []
+    cpu_notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         for name, load in datasets:
             for kind in kinds:
-                res = measure(kind, load, args.runs, Path(tmp))
+                if args.baseline:
+                    res = _with_baseline(kind, name, args.synthetic, args.runs,
+                                         args.baseline.resolve())
+                else:
+                    res = measure(kind, load, args.runs, Path(tmp))
                 rep: IngestReport = res["report"]
-                for label, times in (("first import", res["first"]), ("re-import", res["again"])):
+                for label, key in (("first import", "first"), ("re-import", "again")):
+                    times = res[key]
                     med = statistics.median(times)
+                    base = (f"{statistics.median(res['baseline'][key]):.2f}"
+                            if args.baseline else "")
+                    ratio = (f"{statistics.median(res['baseline'][key]) / med:.2f}x"
+                             if args.baseline else "")
                     rows.append((name, kind, label, rep.items, rep.interactions, rep.rows, med,
-                                 min(times), max(times), rep.rows / med, rep.interactions / med))
+                                 min(times), max(times), rep.rows / med, rep.interactions / med,
+                                 base, ratio))
+                if args.baseline:
+                    for label, key in (("first import", "cpu"), ("re-import", "cpu_again")):
+                        cpu_notes.append(
+                            f"{name} on {kind}, {label}, CPU s of the importing process "
+                            f"(median): current {statistics.median(res[key]):.2f}, baseline "
+                            f"{statistics.median(res['baseline'][key]):.2f}")
                 print(f"done: {name} on {kind}", file=sys.stderr)
 
-    head = ("data", "database", "mode", "items", "interactions", "rows", "median s", "min s",
-            "max s", "rows/s", "interactions/s")
+    head = ["data", "database", "mode", "items", "interactions", "rows", "median s", "min s",
+            "max s", "rows/s", "interactions/s"]
+    if args.baseline:
+        head += ["baseline median s", "speed-up"]
     print(f"runs per cell: {args.runs} (median; each first import into a fresh empty database)")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|")
     for r in rows:
+        extra = f" {r[11]} | {r[12]} |" if args.baseline else ""
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:,} | {r[4]:,} | {r[5]:,} | {r[6]:.2f} | "
-              f"{r[7]:.2f} | {r[8]:.2f} | {r[9]:,.0f} | {r[10]:,.0f} |")
+              f"{r[7]:.2f} | {r[8]:.2f} | {r[9]:,.0f} | {r[10]:,.0f} |{extra}")
+    for note in cpu_notes:
+        print(note)
 
 
 if __name__ == "__main__":

@@ -3,32 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 from recagent.commands._model_args import add_model_arguments, models_and_seed
+from recagent.commands.errors import CliError
+from recagent.commands.train import add_engine_arguments, check_engine_arguments, spark_conf
+from recagent.settings import load_settings
 
 DEFAULT_JSON = Path("var/eval.json")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("evaluate", help="offline evaluation of the recommender models")
     add_model_arguments(p)
     p.add_argument("--json", type=Path, default=DEFAULT_JSON,
                    help=f"where to write the results as JSON (default: {DEFAULT_JSON})")
-    from recagent.commands.train import add_engine_arguments
 
     add_engine_arguments(p)
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
-    import os
-
-    from recagent.cli import CliError
-    from recagent.commands.train import check_engine_arguments
-    from recagent.settings import load_settings
     from tools.catalog.db import ensure_schema, make_engine
     from tools.recommenders.data import load_log
     from tools.recommenders.evaluation import evaluate, format_table
@@ -65,8 +63,6 @@ def _evaluate_spark(args: argparse.Namespace, log: Any, models: list[str],
                     seed: int) -> dict[str, Any]:
     """The local models (``--models``) and ``als-spark`` (ALS fitted on Spark) on the same
     leave-last-out split, in one table."""
-    from recagent.cli import CliError
-    from recagent.commands.train import spark_conf
     from tools.recommenders.spark_training import (
         DEFAULT_MASTER,
         SparkUnavailableError,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from recagent.commands.errors import CliError
+
 SOURCES = ("movielens",)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ingest",
         help="import items and interactions (CSV, or a MovieLens folder)",
@@ -37,7 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from recagent.cli import CliError
     from recagent.demo import bundled_movielens_dir
     from recagent.settings import load_settings
     from tools.catalog.db import make_engine

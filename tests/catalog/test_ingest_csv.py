@@ -209,3 +209,51 @@ def test_a_failure_while_writing_rolls_everything_back(
     assert {ix["name"] for ix in insp.get_indexes("interactions")} == indexes_before
     assert insp.get_pk_constraint("interactions")["constrained_columns"] == ["user_id", "item_id"]
     assert [fk["referred_table"] for fk in insp.get_foreign_keys("interactions")] == ["items"]
+
+
+def test_interactions_alone_failing_after_the_bulk_load_roll_back_the_indexes(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk path drops the interaction indexes and builds them after the load; with no
+    items file in the import the index drop is the transaction's first statement, and a
+    failure after it must still leave the database, indexes included, as it was."""
+    ingest_csv(engine, write(tmp_path / "items.csv", ITEMS),
+               write(tmp_path / "interactions.csv", INTERACTIONS))
+    before = snapshot(engine)
+    indexes_before = {ix["name"] for ix in inspect(engine).get_indexes("interactions")}
+    monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)
+
+    def boom(conn: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest_module, "_recompute_stats", boom)
+    # ten new users: the import is more than twice the table, so it takes the bulk path
+    many = GOOD_INTER + "".join(f"n{k},m2,1,1\n" for k in range(10))
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_csv(engine, None, write(tmp_path / "i2.csv", many))
+    assert snapshot(engine) == before
+    assert {ix["name"] for ix in inspect(engine).get_indexes("interactions")} == indexes_before
+    monkeypatch.undo()
+    monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)
+    ingest_csv(engine, None, write(tmp_path / "i3.csv", many))
+    assert count(engine, "interactions") == 4 + 10
+    assert {ix["name"] for ix in inspect(engine).get_indexes("interactions")} == indexes_before
+
+
+def test_a_bom_and_windows_line_ends_read_like_a_plain_file(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ingest_csv(engine, write(tmp_path / "items.csv", ITEMS),
+               write(tmp_path / "interactions.csv", INTERACTIONS))
+    plain = snapshot(engine)
+    dos_items = "\ufeff" + ITEMS.replace("\n", "\r\n")
+    dos_inter = "\ufeff" + INTERACTIONS.replace("\n", "\r\n")
+    ingest_csv(engine, write(tmp_path / "items_dos.csv", dos_items),
+               write(tmp_path / "inter_dos.csv", dos_inter))
+    assert snapshot(engine) == plain
+    # a quoted field across lines keeps its line break; the next row's line number follows it
+    bad = write(tmp_path / "multi.csv",
+                'item_id,title,description\nx1,One,"two\r\nlines"\nx2,,\n')
+    with pytest.raises(IngestError) as err:
+        ingest_csv(engine, bad, None)
+    assert (err.value.line, err.value.message) == (4, "missing title")

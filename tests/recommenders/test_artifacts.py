@@ -41,7 +41,7 @@ def engine(sqlite_url: str) -> Iterator[Engine]:
 
 def test_train_writes_a_complete_artifact_that_loads_back(engine: Engine, tmp_path: Path) -> None:
     model_dir = tmp_path / "models"
-    path = train(engine, model_dir, models=("als", "popularity"), seed=3)
+    path = train(engine, model_dir, models=("als", "popularity"), seed=3, evaluate=True)
     assert path.parent == model_dir and latest_artifact(model_dir) == path
     assert (path / COMPLETE_MARKER).is_file()
     meta = json.loads((path / "meta.json").read_text())
@@ -51,6 +51,7 @@ def test_train_writes_a_complete_artifact_that_loads_back(engine: Engine, tmp_pa
     assert meta["data"]["interactions"] > 0 and meta["created_at"]
     assert "implicit" in meta["libraries"]
     assert 0.0 <= meta["metrics"]["als"]["hr@10"] <= 1.0
+    assert meta["metrics"]["users"] == 90  # every user of the small log: under the sample size
 
     bundle = load_bundle(model_dir)
     assert bundle.path == path and set(bundle.models) == {"als", "popularity"}
@@ -60,6 +61,16 @@ def test_train_writes_a_complete_artifact_that_loads_back(engine: Engine, tmp_pa
 
     direct.fit(load_interactions(engine))
     assert bundle.get("als").recommend("a-user1", 5) == direct.recommend("a-user1", 5)
+
+
+def test_evaluation_is_opt_in_and_samples_users(engine: Engine, tmp_path: Path) -> None:
+    plain = train(engine, tmp_path / "plain", models=("popularity",))
+    meta = json.loads((plain / "meta.json").read_text())
+    assert meta["metrics"] == {} and "evaluate_s" not in meta["timings"]
+    sampled = train(engine, tmp_path / "sampled", models=("popularity",), evaluate=True,
+                    eval_users=25)
+    metrics = json.loads((sampled / "meta.json").read_text())["metrics"]
+    assert metrics["users"] == 25 and 0.0 <= metrics["popularity"]["hr@10"] <= 1.0
 
 
 def test_nothing_is_pickled(engine: Engine, tmp_path: Path) -> None:

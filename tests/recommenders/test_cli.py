@@ -68,3 +68,26 @@ def test_unknown_model_name_is_refused(sqlite_url: str, env: Path,
     assert main(["train", "--models", "als,svd"]) == 2
     err = capsys.readouterr().err
     assert "unknown model(s) svd" in err and "known: als, bpr" in err
+
+
+def test_train_evaluates_only_when_asked_and_on_a_sample(
+    ml_sqlite_url: str, env: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RECAGENT_DATABASE_URL", ml_sqlite_url)
+    assert main(["train", "--models", "popularity"]) == 0
+    out = capsys.readouterr().out
+    first = latest_artifact(env)
+    assert first is not None and read_meta(first)["metrics"] == {}
+    assert "evaluated in" not in out and "hr@10" not in out
+    assert main(["train", "--models", "popularity", "--eval-users", "50"]) == 0
+    out = capsys.readouterr().out
+    second = latest_artifact(env)
+    assert second is not None and second != first
+    metrics = read_meta(second)["metrics"]
+    assert metrics["users"] == 50 and "popularity" in metrics
+    assert "evaluated in" in out and "hr@10" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--eval-users", "some"])
+    assert exit_info.value.code == 2
+    assert "expected a number of users" in capsys.readouterr().err

@@ -18,10 +18,13 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from tools.recommenders.bundle import ModelBundle
+from tools.recommenders.registry import registry
+from tools.recommenders.text import TextIndex
 
 META_FILE = "meta.json"
 COMPLETE_MARKER = "COMPLETE"
@@ -38,8 +41,6 @@ def artifact_name(fingerprint: str, when: datetime) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for dist in ("recagent", "implicit", "numpy", "scipy", "scikit-learn"):
         try:
@@ -109,8 +110,6 @@ def read_meta(path: Path) -> dict[str, Any]:
 
 def load_bundle(model_dir: Path) -> ModelBundle:
     """Every model of the newest complete artifact (+ its text index when present)."""
-    from tools.recommenders.training import registry
-
     path = latest_artifact(model_dir)
     if path is None:
         raise FileNotFoundError(
@@ -123,20 +122,10 @@ def load_bundle(model_dir: Path) -> ModelBundle:
         if cls is None:
             raise ValueError(f"{path}: unknown model {name!r}")
         models[name] = cls.load(path / name)
-    text = None
-    if (path / TEXT_DIR).is_dir():
-        text_index = _text_index_class()
-        if text_index is not None:
-            text = text_index.load(path / TEXT_DIR)
+    text = TextIndex.load(path / TEXT_DIR) if (path / TEXT_DIR).is_dir() else None
     return ModelBundle(models=models, text=text, path=path, meta=meta)  # type: ignore[arg-type]
 
 
-def _text_index_class() -> Any:
-    """``tools.recommenders.text.TextIndex`` if that module exists, else ``None``."""
-    try:
-        from tools.recommenders import text
-    except ModuleNotFoundError as exc:
-        if exc.name == "tools.recommenders.text":
-            return None
-        raise
-    return getattr(text, "TextIndex", None)
+def _text_index_class() -> type[TextIndex]:
+    """The text index class (kept for callers that build the index into an artifact)."""
+    return TextIndex

@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine
 
+from tools.catalog.models import Interaction
 from tools.recommenders.base import InteractionData
 
 NO_TS = np.iinfo(np.int64).min  # "no timestamp" in InteractionLog.ts
-_CHUNK = 200_000
+_CHUNK = 200_000  # rows per streamed chunk
 
 
 @dataclass(frozen=True)
@@ -152,28 +153,90 @@ def from_triples(
 
 
 def load_log(engine: Engine) -> InteractionLog:
-    """Read the catalog's ``interactions`` table, streamed in chunks."""
-    from tools.catalog.models import Interaction
+    """Read the catalog's ``interactions`` table into columns, streamed in chunks, rows in
+    the table's scan order (the seeded tie-break of the evaluation split depends on it).
 
-    stmt = select(Interaction.user_id, Interaction.item_id, Interaction.rating, Interaction.ts)
-    users: list[np.ndarray] = []
-    items: list[np.ndarray] = []
-    ratings: list[np.ndarray] = []
-    stamps: list[np.ndarray] = []
+    The distinct user and item ids are read first and coded (sorted, as
+    :meth:`InteractionLog.from_arrays` codes them); the rows then arrive as numbers only.
+    On SQLite the database codes them itself (the ids joined against two temporary code
+    tables) and hands over each chunk of rows as one text per column, parsed by numpy: no
+    Python object per row. Elsewhere each chunk's id columns are coded through the id
+    maps. The table's primary key makes every (user, item) pair unique."""
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_CHUNK).execute(stmt)
-        for chunk in result.partitions(_CHUNK):
-            u, i, r, t = zip(*chunk, strict=True)
-            users.append(np.asarray(u, dtype=str))
-            items.append(np.asarray(i, dtype=str))
-            ratings.append(np.asarray(r, dtype=np.float64).astype(np.float32))
-            stamps.append(_ts_column(t, len(t)))
-    if not users:
-        return InteractionLog.from_arrays([], [], [], [])
-    return InteractionLog.from_arrays(
-        np.concatenate(users), np.concatenate(items),
-        np.concatenate(ratings), np.concatenate(stamps),
+        user_ids = _distinct(conn, "user_id")
+        item_ids = _distinct(conn, "item_id")
+        if user_ids.size == 0:
+            return InteractionLog.from_arrays([], [], [], [])
+        if conn.dialect.name == "sqlite":
+            try:
+                columns = _sqlite_columns(conn, user_ids, item_ids)
+            finally:
+                conn.rollback()
+                for table in _CODE_TABLES:
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{table}")
+                conn.commit()
+        else:
+            columns = _streamed_columns(conn, user_ids, item_ids)
+    users, items, ratings, stamps = columns
+    return InteractionLog(user_ids, item_ids, users, items, ratings, stamps)
+
+
+def _distinct(conn: Connection, column: str) -> np.ndarray:
+    values = conn.exec_driver_sql(f"SELECT DISTINCT {column} FROM {_TABLE}").scalars()
+    return np.unique(np.asarray(list(values), dtype=str))
+
+
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_CODE_TABLES = ("_codes_user", "_codes_item")
+_TABLE = Interaction.__tablename__
+
+
+def _sqlite_columns(conn: Connection, user_ids: np.ndarray, item_ids: np.ndarray) -> _Columns:
+    for table, ids in zip(_CODE_TABLES, (user_ids, item_ids), strict=True):
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {table} (id TEXT PRIMARY KEY, code INTEGER) "
+                             "WITHOUT ROWID")
+        conn.exec_driver_sql(f"INSERT INTO {table} (id, code) VALUES (?, ?)",
+                             list(zip(ids.tolist(), range(ids.shape[0]), strict=True)))
+    # CROSS JOIN keeps interactions the outer loop: rows come in rowid order
+    query = (
+        "SELECT count(*), group_concat(u.code), group_concat(i.code), "
+        "group_concat(ifnull(x.rating, 'nan')), group_concat(ifnull(x.ts, 'nan')) "
+        f"FROM {_TABLE} AS x CROSS JOIN _codes_user AS u CROSS JOIN _codes_item AS i "
+        "WHERE x.rowid > ? AND x.rowid <= ? AND u.id = x.user_id AND i.id = x.item_id"
     )
+    low, high = conn.exec_driver_sql(f"SELECT min(rowid), max(rowid) FROM {_TABLE}").one()
+    parts: list[list[np.ndarray]] = []
+    for start in range(int(low) - 1, int(high), _CHUNK):
+        n, *texts = conn.exec_driver_sql(query, (start, start + _CHUNK)).one()
+        if not n:
+            continue
+        arrays = [np.fromstring(t, dtype=np.float64, sep=",") for t in texts]
+        if any(a.shape[0] != n for a in arrays):
+            raise RuntimeError("interactions: a chunk did not parse back to its row count")
+        parts.append(arrays)
+    users, items, ratings, stamps = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    return (users.astype(np.int32), items.astype(np.int32), ratings.astype(np.float32),
+            _ts_column(stamps, stamps.shape[0]))
+
+
+def _streamed_columns(conn: Connection, user_ids: np.ndarray,
+                      item_ids: np.ndarray) -> _Columns:
+    user_code = {u: k for k, u in enumerate(user_ids.tolist())}
+    item_code = {t: k for k, t in enumerate(item_ids.tolist())}
+    stmt = f"SELECT user_id, item_id, rating, ts FROM {_TABLE}"
+    result = conn.execution_options(stream_results=True, yield_per=_CHUNK).exec_driver_sql(stmt)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for chunk in result.partitions(_CHUNK):
+        u, i, r, t = zip(*chunk, strict=True)
+        n = len(u)
+        parts.append((
+            np.fromiter(map(user_code.__getitem__, u), dtype=np.int32, count=n),
+            np.fromiter(map(item_code.__getitem__, i), dtype=np.int32, count=n),
+            np.asarray(r, dtype=np.float64).astype(np.float32),
+            _ts_column(t, n),
+        ))
+    users, items, ratings, stamps = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    return users, items, ratings, stamps
 
 
 def load_interactions(engine: Engine, *, min_rating: float | None = None) -> InteractionData:
