@@ -6,7 +6,7 @@ grounded against the catalog, the stance of each), the readings are folded into 
 running *request* (dialogue state), and the *policy* turns the current reading and the
 request into the same tool calls an LLM would send, using only the tools it was bound with.
 It reads the ``context: {...}`` line of the system prompt (the last recommendations) and any
-``critique: {...}`` of this turn (an empty result relaxes one criterion per critique; a short
+``critique: {...}`` of this turn (an empty result, or one that breaks a hard condition, relaxes one criterion per critique; a short
 one is kept). Asked to write a reply, the
 agent does not ask it: the responder uses its template for this backend.
 """
@@ -123,7 +123,9 @@ class RulesPlanner(BaseChatModel):
         context = read_context(messages)
         critiques = read_critiques(messages)
         codes = [set(c.get("codes") or []) for c in critiques]
-        relax = sum(1 for c in codes if "empty" in c)
+        # nothing left, or hard conditions broken (a filter that matched nothing leaves the
+        # candidates unchanged): either way one criterion is relaxed per critique
+        relax = sum(1 for c in codes if c & {"empty", "violated"})
         earlier = [r for r in context.get("earlier_requests") or [] if isinstance(r, str)]
         last = context.get("last_recommendations") or []
         years = [int(r["year"]) for r in last if isinstance(r.get("year"), int)]

@@ -9,7 +9,7 @@ would send (or a short reply and no calls).
   catalog tags and content words through ``search_text``), the user's taste otherwise
   (``rank_for_user``); likes, dislikes and already-seen titles through ``update_profile``.
   A vague request gets personal or popular picks plus one short question.
-- after a critique of an empty result (re-plan), the least important criterion is relaxed,
+- after a critique of an empty result or a broken hard condition (re-plan), the least important criterion is relaxed,
   one per critique, and the reply says which. A short result is kept as it is: what the user
   asked for is never dropped just because few items meet it.
 """
