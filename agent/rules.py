@@ -6,9 +6,10 @@ grounded against the catalog, the stance of each), the readings are folded into 
 running *request* (dialogue state), and the *policy* turns the current reading and the
 request into the same tool calls an LLM would send, using only the tools it was bound with.
 It reads the ``context: {...}`` line of the system prompt (the last recommendations) and any
-``critique: {...}`` of this turn (an empty result, or one that breaks a hard condition, relaxes one criterion per critique; a short
-one is kept). Asked to write a reply, the
-agent does not ask it: the responder uses its template for this backend.
+``critique: {...}`` of this turn (an empty result, or one that breaks a hard condition,
+relaxes one criterion per critique; a short one is kept); hard conditions no catalog item
+meets together are relaxed before planning. Asked to write a reply, the agent does not ask
+it: the responder uses its template for this backend.
 """
 
 from __future__ import annotations
@@ -132,7 +133,13 @@ class RulesPlanner(BaseChatModel):
         req, current = self.request(earlier + users, years)
         if current is None:
             return Plan(text=decide_empty(self.words))
-        return decide(current, req, context, tools, self.words, relax=relax)
+        return decide(current, req, context, tools, self.words, relax=relax,
+                      can_match=self._can_match)
+
+    def _can_match(self, filt: dict[str, Any]) -> bool | None:
+        """Whether some catalog item meets ``filter_items`` arguments (the vocabulary's
+        category sets and years)."""
+        return self.vocabulary.can_match(**filt)
 
     def plan(self, messages: Sequence[BaseMessage], tools: set[str]) -> AIMessage:
         plan = self.decide(messages, tools)

@@ -13,6 +13,7 @@ catalog stays small in memory; a title outside the index still resolves through
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -106,6 +107,9 @@ class Vocabulary:
     # tag -> (items tagged, {category: of those}) for learned tag -> category associations
     tag_categories: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
     language: str = "en"
+    # each distinct category set of the items -> (items, their known years sorted)
+    category_sets: Mapping[frozenset[str], tuple[int, tuple[int, ...]]] = field(
+        default_factory=dict)
     category_phrases: dict[str, tuple[str, ...]] = field(init=False)
     category_stems: dict[str, tuple[str, ...]] = field(init=False)
     tag_phrases: dict[str, str] = field(init=False)
@@ -209,4 +213,29 @@ class Vocabulary:
             title_years={k: v for k, v in vocab.title_years.items() if k in titles},
             tag_categories=dict(vocab.tag_categories),
             language=language,
+            category_sets=dict(getattr(vocab, "category_sets", {}) or {}),
         )
+
+    def can_match(self, *, categories_all: Iterable[str] = (),
+                  categories_any: Iterable[str] = (), categories_none: Iterable[str] = (),
+                  year_min: int | None = None, year_max: int | None = None) -> bool | None:
+        """Whether some item has all of ``categories_all``, one of ``categories_any`` (when
+        given), none of ``categories_none`` and a year in range; None when the catalog's
+        category sets are not known (too many categories, or not a catalog vocabulary)."""
+        if not self.category_sets:
+            return None
+        all_ = {c.casefold() for c in categories_all}
+        any_ = {c.casefold() for c in categories_any}
+        none = {c.casefold() for c in categories_none}
+        dated = year_min is not None or year_max is not None
+        lo = year_min if year_min is not None else -(10**9)
+        hi = year_max if year_max is not None else 10**9
+        for names, (count, years) in self.category_sets.items():
+            folded = {n.casefold() for n in names}
+            if not all_ <= folded or (any_ and not any_ & folded) or none & folded:
+                continue
+            if not dated and count:
+                return True
+            if dated and bisect_right(years, hi) > bisect_left(years, lo):
+                return True
+        return False

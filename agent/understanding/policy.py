@@ -9,14 +9,15 @@ would send (or a short reply and no calls).
   catalog tags and content words through ``search_text``), the user's taste otherwise
   (``rank_for_user``); likes, dislikes and already-seen titles through ``update_profile``.
   A vague request gets personal or popular picks plus one short question.
-- after a critique of an empty result or a broken hard condition (re-plan), the least important criterion is relaxed,
-  one per critique, and the reply says which. A short result is kept as it is: what the user
-  asked for is never dropped just because few items meet it.
+- hard conditions no catalog item meets together are relaxed before planning, least
+  important first; after a critique of an empty result or a broken hard condition
+  (re-plan), one more criterion per critique; the reply says which. A short result is kept
+  as it is: what the user asked for is never dropped just because few items meet it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ from agent.understanding.reader import Reading
 from agent.understanding.state import Request
 
 Call = tuple[str, dict[str, Any]]
+# filter_items' arguments -> can an item of the catalog meet them (None: cannot tell)
+CanMatch = Callable[[dict[str, Any]], "bool | None"]
 OPEN_TEXT_MATCHES = 100
 
 
@@ -90,7 +93,7 @@ def _period(lo: int | None, hi: int | None) -> str:
 
 
 def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[str],
-           words: Words, relax: int = 0) -> Plan:
+           words: Words, relax: int = 0, can_match: CanMatch | None = None) -> Plan:
     """The plan of the turn: a social reply, an answer about items, or a request for items
     (only calls to ``tools`` are kept)."""
     last = context.get("last_recommendations") or []
@@ -99,7 +102,7 @@ def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[s
     answer = _available(_question_calls(current, last, tools), tools)
     if answer:
         return Plan(calls=answer)
-    return _request_plan(req, last, tools, words, relax)
+    return _request_plan(req, last, tools, words, relax, can_match)
 
 
 def _available(calls: list[Call], tools: set[str]) -> list[Call]:
@@ -133,17 +136,36 @@ def _question_calls(current: Reading, last: Sequence[dict[str, Any]], tools: set
     return calls
 
 
+def _dropped(req: Request, relax: int, can_match: CanMatch | None) -> list[tuple[str, str]]:
+    """The criteria left out: the ``relax`` least important ones, and then, while the
+    catalog has no item meeting the hard conditions (``can_match``), the least important
+    hard ones (categories, period) too, so the plan does not ask for the impossible."""
+    options = relaxations(req)
+    dropped = options[:relax]
+    if can_match is None:
+        return dropped
+    hard = [o for o in options[relax:] if o[0] in ("category", "years")]
+    for option in [None, *hard]:
+        if option is not None:
+            dropped.append(option)
+        filt = _filter_args(req, dropped)
+        if not filt or can_match(filt) is not False:
+            break
+    return dropped
+
+
 def _request_plan(req: Request, last: Sequence[dict[str, Any]], tools: set[str],
-                  words: Words, relax: int) -> Plan:
+                  words: Words, relax: int, can_match: CanMatch | None = None) -> Plan:
     """A request for items: remember the stated taste, narrow by the hard conditions, order
-    by the soft ones; with ``relax``, the least important criteria are left out."""
+    by the soft ones; with ``relax``, the least important criteria are left out (and the
+    hard ones no catalog item meets together, when ``can_match`` can tell)."""
     calls: list[Call] = []
     if req.lookups:
         calls.append(("lookup_items", {"names": req.lookups[:10]}))
     profile = _profile_update(req, last)
     if profile:
         calls.append(("update_profile", profile))
-    dropped: list[tuple[str, str]] = relaxations(req)[:relax]
+    dropped = _dropped(req, relax, can_match)
     filt = _filter_args(req, dropped)
     if filt:
         calls.append(("filter_items", filt))

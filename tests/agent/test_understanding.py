@@ -300,3 +300,23 @@ def test_alternatives_and_short_results() -> None:
 ])
 def test_social_turns(reader: Reader, text: str, social: bool) -> None:
     assert reader.read(text).social is social, reader.read(text).acts.labels(0.3)
+
+
+def test_conditions_no_item_meets_together_are_relaxed_before_planning() -> None:
+    """Sci-fi, then westerns: no item of this catalog is both, so the first plan already
+    leaves out the older category and says so (no empty result, no re-plan)."""
+    vocab = Vocabulary.from_lists(categories=["Sci-Fi", "Western", "Comedy"])
+    vocab.category_sets = {frozenset({"Sci-Fi"}): (2, (2012, 2014)),
+                           frozenset({"Western"}): (3, (1950, 1960, 2013)),
+                           frozenset({"Western", "Comedy"}): (1, (1965,))}
+    planner = RulesPlanner(vocabulary=vocab, words=Words("movie", "movies"))
+    msgs: list[Any] = [SystemMessage("context: {}"), HumanMessage("sci-fi movies after 2010"),
+                       HumanMessage("now some westerns")]
+    p = planner.decide(msgs, ALL_TOOLS)
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"], "year_min": 2011}
+    assert '"Sci-Fi"' in p.text
+    # a combination the catalog has is kept as asked
+    msgs[-1] = HumanMessage("a comedy western")
+    p = planner.decide(msgs[:1] + msgs[-1:], ALL_TOOLS)
+    assert sorted(dict(p.calls)["filter_items"]["categories_all"]) == ["Comedy", "Western"]
+    assert not p.text

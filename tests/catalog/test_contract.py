@@ -168,6 +168,15 @@ def test_vocabulary(catalog: Catalog) -> None:
     assert (vocab.year_min, vocab.year_max) == (1979, 2001)
 
 
+def test_vocabulary_category_sets(catalog: Catalog) -> None:
+    """Each distinct category set with its item count and known years: what the offline
+    planner checks a filter against before asking the catalog for the impossible."""
+    sets = catalog.vocabulary().category_sets
+    assert sets[frozenset({"Animation", "Children", "Comedy"})] == (2, (1995, 1999))
+    assert sets[frozenset({"Documentary"})] == (1, ())  # no year known
+    assert sum(count for count, _ in sets.values()) == 7
+
+
 def test_reload_sees_a_changed_catalog(catalog: Catalog, engine: Engine,
                                        tmp_path: Path) -> None:
     assert not catalog.has("8")

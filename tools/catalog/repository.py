@@ -14,7 +14,7 @@ import bisect
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -174,6 +174,9 @@ class Vocabulary:
     tag_categories: dict[str, tuple[int, dict[str, int]]] = field(default_factory=dict)
     category_sizes: dict[str, int] = field(default_factory=dict)
     title_years: dict[str, list[int]] = field(default_factory=dict)  # normalized title -> years
+    # each distinct set of categories an item has -> (items with it, their known years sorted)
+    category_sets: dict[frozenset[str], tuple[int, tuple[int, ...]]] = field(
+        default_factory=dict)
 
 
 @dataclass
@@ -198,6 +201,20 @@ class _Columns:
     cat_lookup: dict[str, int]  # casefolded name -> column
     cats: sp.csr_matrix  # bool, items x categories
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _attribute_conditions(attributes: dict[str, str | int | float | bool]) -> list[Any]:
+    """Attribute equality conditions as SQL conditions on the JSON column, by value type."""
+    conds: list[Any] = []
+    for key, value in attributes.items():
+        path = Item.attributes[key]
+        if isinstance(value, bool):
+            conds.append(path.as_boolean() == value)
+        elif isinstance(value, int | float):
+            conds.append(path.as_float() == float(value))
+        else:
+            conds.append(path.as_string() == value)
+    return conds
 
 
 class Catalog:
@@ -378,7 +395,30 @@ class Catalog:
             tag_categories=self.tag_categories(tags),
             category_sizes={name: int(sizes[c]) for c, name in enumerate(cols.cat_names)},
             title_years=title_years,
+            category_sets=self._category_sets(),
         )
+
+    def _category_sets(self) -> dict[frozenset[str], tuple[int, tuple[int, ...]]]:
+        """Each distinct category set among the items, with how many items have it and their
+        known years (sorted): enough to tell whether a filter on categories and years can
+        match anything without reading the items. Empty past 62 categories (bit masks)."""
+        cols = self.columns
+        n_cats = len(cols.cat_names)
+        if n_cats > 62 or not cols.ids.size:
+            return {}
+        bits = np.left_shift(np.int64(1), np.arange(n_cats, dtype=np.int64))
+        masks = cols.cats.astype(np.int64) @ bits
+        uniq, inverse = np.unique(np.asarray(masks).ravel(), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(uniq.size + 1))
+        out: dict[frozenset[str], tuple[int, tuple[int, ...]]] = {}
+        for k, mask in enumerate(uniq.tolist()):
+            rows = order[bounds[k]:bounds[k + 1]]
+            years = cols.year[rows]
+            known = np.sort(years[~np.isnan(years)]).astype(int).tolist()
+            names = frozenset(cols.cat_names[c] for c in range(n_cats) if mask >> c & 1)
+            out[names] = (int(rows.size), tuple(known))
+        return out
 
     def tag_categories(self, tags: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]:
         """For each tag: how many items carry it, and how many of those are in each category
@@ -492,21 +532,7 @@ class Catalog:
         norm = normalize_title(text)
         if not norm:
             return []
-        scored: dict[int, float] = {}
-        for k in cols.by_norm.get(norm, []):
-            scored[k] = 100.0
-        if not scored and len(norm) >= 4:
-            # a title's leading words: "star wars" -> "star wars episode iv a new hope"
-            pos = bisect.bisect_left(cols.sorted_norms, norm + " ")
-            for j in range(pos, min(pos + 50, len(cols.sorted_norms))):
-                if not cols.sorted_norms[j].startswith(norm + " "):
-                    break
-                scored[int(cols.sorted_rows[j])] = PREFIX_SCORE
-        if not scored:
-            # typos: plain edit-distance ratio over the normalized titles (bounded work:
-            # rapidfuzz skips strings whose length alone rules them out)
-            for _choice, score, k in self._fuzzy(norm, fuzz.ratio, 20, threshold - 6):
-                scored[int(k)] = float(score)
+        scored = self._title_candidates(norm, threshold)
         out = []
         for k, score in scored.items():
             y = cols.year[k]
@@ -522,6 +548,27 @@ class Catalog:
         out.sort(key=lambda t: (-t[0], -t[1], t[2]))
         return [Match(str(cols.ids[k]), cols.titles[k], yr, round(s, 1))
                 for s, _p, k, yr in out[:limit]]
+
+    def _title_candidates(self, norm: str, threshold: float) -> dict[int, float]:
+        """Rows whose title may be the normalized name ``norm``, with a score: the exact
+        title, else titles it begins, else near spellings."""
+        cols = self.columns
+        scored: dict[int, float] = {}
+        for k in cols.by_norm.get(norm, []):
+            scored[k] = 100.0
+        if not scored and len(norm) >= 4:
+            # a title's leading words: "star wars" -> "star wars episode iv a new hope"
+            pos = bisect.bisect_left(cols.sorted_norms, norm + " ")
+            for j in range(pos, min(pos + 50, len(cols.sorted_norms))):
+                if not cols.sorted_norms[j].startswith(norm + " "):
+                    break
+                scored[int(cols.sorted_rows[j])] = PREFIX_SCORE
+        if not scored:
+            # typos: plain edit-distance ratio over the normalized titles (bounded work:
+            # rapidfuzz skips strings whose length alone rules them out)
+            for _choice, score, k in self._fuzzy(norm, fuzz.ratio, 20, threshold - 6):
+                scored[int(k)] = float(score)
+        return scored
 
     def _fuzzy(self, norm: str, scorer: Any, limit: int,
                cutoff: float) -> list[tuple[str, float, int]]:
@@ -601,7 +648,8 @@ class Catalog:
         are not among the cached columns, so one SQL query per tag set)."""
         key = tuple(sorted(dict.fromkeys(t.casefold() for t in tags)))
         cols = self.columns
-        cache = cols.extra.setdefault("tag_rows", OrderedDict())
+        cache: OrderedDict[tuple[str, ...], np.ndarray] = cols.extra.setdefault(
+            "tag_rows", OrderedDict())
         with self._lock:
             hit = cache.get(key)
             if hit is not None:
@@ -632,7 +680,8 @@ class Catalog:
         ``auto`` evaluates vectorised over the cached columns, and in SQL when attribute
         conditions are present (attributes are not cached). Both give the same result."""
         rows = None if within is None else self._rows(within)
-        return self.columns.ids[self.filter_rows(f, rows, method=method)].tolist()
+        ids: list[str] = self.columns.ids[self.filter_rows(f, rows, method=method)].tolist()
+        return ids
 
     def filter_rows(self, f: ItemFilter, within: np.ndarray | None = None,
                     *, method: Literal["auto", "numpy", "sql"] = "auto") -> np.ndarray:
@@ -641,8 +690,10 @@ class Catalog:
         if within is None:
             keep = self.filter_mask(f, None, method=method)
             cols = self.columns
-            return cols.pop_order[keep[cols.pop_order]]
-        return within[self.filter_mask(f, within, method=method)]
+            passing: np.ndarray = cols.pop_order[keep[cols.pop_order]]
+            return passing
+        kept: np.ndarray = within[self.filter_mask(f, within, method=method)]
+        return kept
 
     def filter_mask(self, f: ItemFilter, within: np.ndarray | None = None,
                     *, method: Literal["auto", "numpy", "sql"] = "auto") -> np.ndarray:
@@ -665,6 +716,27 @@ class Catalog:
             return values if every else values[rows]
 
         keep = np.ones(rows.shape[0], dtype=bool)
+        self._keep_by_columns(f, keep, col)
+        if f.tags_all:
+            tagged = self._tag_rows(f.tags_all)
+            if every:
+                keep &= np.isin(rows, tagged, assume_unique=True)
+            else:
+                keep &= np.isin(rows, tagged)
+        if f.exclude_ids:
+            excluded = self._rows(f.exclude_ids)
+            if excluded.size:
+                if every:
+                    keep[excluded] = False
+                else:
+                    keep &= ~np.isin(rows, excluded)
+        return keep
+
+    def _keep_by_columns(self, f: ItemFilter, keep: np.ndarray,
+                         col: Callable[[np.ndarray], np.ndarray]) -> None:
+        """``keep`` (in place) narrowed by ``f``'s category, year, rating and popularity
+        conditions; ``col`` gathers an all-rows column at the rows ``keep`` is over."""
+        cols = self.columns
         if f.categories_any:
             keep &= col(self._category_mask(f.categories_any, "any"))
         if f.categories_all:
@@ -684,20 +756,6 @@ class Catalog:
             keep &= col(cols.popularity) >= lo
         if hi is not None:
             keep &= col(cols.popularity) <= hi
-        if f.tags_all:
-            tagged = self._tag_rows(f.tags_all)
-            if every:
-                keep &= np.isin(rows, tagged, assume_unique=True)
-            else:
-                keep &= np.isin(rows, tagged)
-        if f.exclude_ids:
-            excluded = self._rows(f.exclude_ids)
-            if excluded.size:
-                if every:
-                    keep[excluded] = False
-                else:
-                    keep &= ~np.isin(rows, excluded)
-        return keep
 
     def _category_mask(self, names: list[str], how: Literal["any", "all"]) -> np.ndarray:
         """Boolean mask over all rows: items in any / all of the (canonical) categories."""
@@ -717,7 +775,7 @@ class Catalog:
         """Boolean mask over all rows: items in category column ``c`` (cached per process,
         one byte per item and category; read-only)."""
         cols = self.columns
-        masks = cols.extra.setdefault("cat_masks", {})
+        masks: dict[int, np.ndarray] = cols.extra.setdefault("cat_masks", {})
         mask = masks.get(c)
         if mask is None:
             csc = cols.extra.get("cats_csc")
@@ -763,6 +821,16 @@ class Catalog:
                 .where(ItemTag.item_id == Item.item_id, func.lower(Tag.name) == tag.casefold())))
         if f.categories_none:
             conds.append(not_(has_category(f.categories_none)))
+        conds += self._column_conditions(f)
+        conds += _attribute_conditions(f.attributes)
+        if within is not None:
+            conds.append(Item.item_id.in_(list(within)))
+        return (select(Item.item_id).where(and_(True, *conds))
+                .order_by(Item.popularity.desc(), Item.item_id))
+
+    def _column_conditions(self, f: ItemFilter) -> list[Any]:
+        """``f``'s year, rating, popularity and excluded-id conditions as SQL conditions."""
+        conds: list[Any] = []
         if f.year_min is not None:
             conds.append(Item.year >= f.year_min)
         if f.year_max is not None:
@@ -778,18 +846,7 @@ class Catalog:
             conds.append(Item.popularity <= hi)
         if f.exclude_ids:
             conds.append(Item.item_id.not_in(list(f.exclude_ids)))
-        for key, value in f.attributes.items():
-            path = Item.attributes[key]
-            if isinstance(value, bool):
-                conds.append(path.as_boolean() == value)
-            elif isinstance(value, int | float):
-                conds.append(path.as_float() == float(value))
-            else:
-                conds.append(path.as_string() == value)
-        if within is not None:
-            conds.append(Item.item_id.in_(list(within)))
-        return (select(Item.item_id).where(and_(True, *conds))
-                .order_by(Item.popularity.desc(), Item.item_id))
+        return conds
 
     def _filter_sql_mask(self, f: ItemFilter, within: np.ndarray | None) -> np.ndarray:
         cols = self.columns
@@ -810,7 +867,8 @@ class Catalog:
         """Popularity, or the shrunk rating average, of the items at ``rows``."""
         cols = self.columns
         if by == "popularity":
-            return cols.popularity[rows]
+            popularity: np.ndarray = cols.popularity[rows]
+            return popularity
         counts = cols.rating_count[rows].astype(np.float64)
         avg = np.nan_to_num(cols.rating_avg[rows], nan=0.0)
         prior = cols.extra.get("rating_prior")
