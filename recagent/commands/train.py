@@ -6,18 +6,32 @@ import argparse
 from typing import Any
 
 from recagent.commands._model_args import add_model_arguments, models_and_seed
+from recagent.commands.errors import CliError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train the recommender models (new versioned artifact)")
     add_model_arguments(p)
+    p.add_argument("--eval-users", type=_eval_users, default=None, metavar="N",
+                   help="also score the models offline (leave-last-out, a second fit of each "
+                        "on the training split) on N sampled users, 0 = every user; the "
+                        "metrics go into meta.json. Default: no evaluation (it would double "
+                        "the training time; `recagent evaluate` runs the full protocol)")
     p.add_argument("--no-eval", action="store_true",
-                   help="skip the offline evaluation (no metrics in meta.json)")
+                   help="--engine spark: skip its offline evaluation (the local engine "
+                        "evaluates only with --eval-users)")
     p.add_argument("--quiet", action="store_true", help="print only the artifact path")
     add_engine_arguments(p)
     p.add_argument("--interactions", action="append", default=None, metavar="FILE",
                    help="--engine spark: read the interactions from this Parquet/CSV file or "
                         "folder instead of the catalog database (repeatable)")
+    p.add_argument("--jdbc", action="store_true",
+                   help="--engine spark: the executors read the catalog's interactions over "
+                        "JDBC (PostgreSQL or a SQLite file; needs the driver jar: Debian's "
+                        "libpostgresql-jdbc-java / libxerial-sqlite-jdbc-java, or "
+                        "--spark-conf spark.jars=JAR) instead of SQLAlchemy in the driver")
+    p.add_argument("--jdbc-partitions", type=int, default=None, metavar="N",
+                   help="--jdbc on PostgreSQL: parallel queries (default: Spark's parallelism)")
     p.set_defaults(func=_train)
 
 
@@ -34,8 +48,17 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
                         "e.g. spark.driver.memory=8g")
 
 
+def _eval_users(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of users (0 = all), got {value!r}")
+    return n
+
+
 def spark_conf(args: argparse.Namespace) -> dict[str, str]:
-    from recagent.cli import CliError
 
     out = {}
     for item in args.spark_conf or []:
@@ -47,11 +70,12 @@ def spark_conf(args: argparse.Namespace) -> dict[str, str]:
 
 
 def check_engine_arguments(args: argparse.Namespace) -> None:
-    from recagent.cli import CliError
 
     if args.engine != "spark":
         for flag, value in (("--master", args.master), ("--spark-conf", args.spark_conf),
-                            ("--interactions", getattr(args, "interactions", None))):
+                            ("--interactions", getattr(args, "interactions", None)),
+                            ("--jdbc", getattr(args, "jdbc", False)),
+                            ("--jdbc-partitions", getattr(args, "jdbc_partitions", None))):
             if value:
                 raise CliError(f"{flag} needs --engine spark")
 
@@ -59,7 +83,6 @@ def check_engine_arguments(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    from recagent.cli import CliError
     from recagent.settings import load_settings
     from tools.catalog.db import ensure_schema, make_engine
     from tools.recommenders.artifacts import read_meta
@@ -76,8 +99,8 @@ def _train(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         try:
             path = train(engine, settings.model_dir, models=models, seed=seed,
-                         progress=not args.quiet, evaluate=not args.no_eval,
-                         min_rating=args.min_rating)
+                         progress=not args.quiet, evaluate=args.eval_users is not None,
+                         eval_users=args.eval_users or None, min_rating=args.min_rating)
         except NoInteractionsError as exc:
             raise CliError(f"{exc}; import some first (`recagent ingest ...`)") from None
         total = time.perf_counter() - start
@@ -104,7 +127,6 @@ def _train(args: argparse.Namespace) -> int:
 def _train_spark(args: argparse.Namespace, settings: Any, seed: int) -> int:
     import time
 
-    from recagent.cli import CliError
     from tools.catalog.db import ensure_schema, make_engine
     from tools.recommenders.artifacts import read_meta
     from tools.recommenders.spark_training import (
@@ -117,6 +139,11 @@ def _train_spark(args: argparse.Namespace, settings: Any, seed: int) -> int:
     if args.models and [m.strip() for m in args.models.split(",") if m.strip()] != ["als"]:
         raise CliError("--engine spark fits ALS only (the artifact also gets popularity and "
                        "the text index); drop --models or use --models als")
+    if args.jdbc and args.interactions:
+        raise CliError("--jdbc reads the catalog database; --interactions reads files: "
+                       "give one of them")
+    if args.jdbc_partitions is not None and args.jdbc_partitions < 1:
+        raise CliError("--jdbc-partitions must be at least 1")
     engine = make_engine(settings.database_url)
     start = time.perf_counter()
     try:
@@ -125,7 +152,8 @@ def _train_spark(args: argparse.Namespace, settings: Any, seed: int) -> int:
                            interactions=args.interactions or (),
                            master=args.master or DEFAULT_MASTER, seed=seed,
                            min_rating=args.min_rating, progress=not args.quiet,
-                           evaluate=not args.no_eval, conf=spark_conf(args))
+                           evaluate=not args.no_eval, conf=spark_conf(args),
+                           jdbc=args.jdbc, jdbc_partitions=args.jdbc_partitions)
     except SparkUnavailableError as exc:
         raise CliError(str(exc)) from None
     except (NoInteractionsError, FileNotFoundError, ValueError) as exc:

@@ -202,3 +202,133 @@ def test_unreachable_master_and_bad_arguments_are_one_line_cli_errors(
         assert len(err.splitlines()) == 1, err
     assert not list_artifacts(tmp_path / "models")
 
+
+
+# ---- the catalog over JDBC -----------------------------------------------------------------
+def test_sqlalchemy_urls_become_jdbc_urls_without_credentials(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              ) -> None:
+    backend, url, props = spark_training.jdbc_url(
+        "postgresql+psycopg://shop:s3cr%40t@db.internal:6543/catalog"
+        "?sslmode=require&options=-csearch_path%3Dreco")
+    assert backend == "postgresql"
+    assert url == ("jdbc:postgresql://db.internal:6543/catalog"
+                   "?sslmode=require&currentSchema=reco")
+    assert props == {"user": "shop", "password": "s3cr@t"}
+    assert spark_training.jdbc_url("postgresql://127.0.0.1/test")[1:] == (
+        "jdbc:postgresql://127.0.0.1:5432/test", {})
+    monkeypatch.chdir(tmp_path)
+    assert spark_training.jdbc_url("sqlite:///data/catalog.db")[1] == (
+        f"jdbc:sqlite:{tmp_path.resolve() / 'data' / 'catalog.db'}")
+    for bad, message in (("sqlite://", "needs a SQLite file"),
+                         ("mysql+pymysql://u@h/db", "supports PostgreSQL and SQLite"),
+                         ("postgresql://h/db?host=/run/pg", "'host' has no JDBC equivalent")):
+        with pytest.raises(ValueError, match=message):
+            spark_training.jdbc_url(bad)
+
+
+def test_missing_jdbc_driver_jar_is_a_one_line_error_naming_package_and_setting(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    not_a_driver = tmp_path / "other.jar"
+    import zipfile
+
+    with zipfile.ZipFile(not_a_driver, "w") as z:
+        z.writestr("org/example/Other.class", b"")
+    for backend, driver in list(spark_training.JDBC_DRIVERS.items()):
+        monkeypatch.setitem(spark_training.JDBC_DRIVERS, backend, spark_training.JdbcDriver(
+            driver.class_name, driver.debian_package, str(tmp_path / "absent.jar")))
+    with pytest.raises(SparkUnavailableError,
+                       match="libpostgresql-jdbc-java .* --spark-conf spark.jars="):
+        spark_training.jdbc_source("postgresql://127.0.0.1/test",
+                                   {"spark.jars": str(not_a_driver)})
+    monkeypatch.setenv("RECAGENT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RECAGENT_MODEL_DIR", str(tmp_path / "models"))
+    cases = [
+        (["--engine", "spark", "--jdbc"], "no JDBC driver for sqlite (org.sqlite.JDBC): "
+         "apt-get install libxerial-sqlite-jdbc-java"),
+        (["--engine", "spark", "--jdbc", "--interactions", str(not_a_driver)], "give one of them"),
+        (["--jdbc"], "--jdbc needs --engine spark"),
+    ]
+    for extra, expected in cases:
+        code = main(["train", "--no-eval", *extra])
+        err = capsys.readouterr().err.strip()
+        assert code != 0, extra
+        assert expected in err, (extra, err)
+        assert len(err.splitlines()) == 1, err
+    assert not list_artifacts(tmp_path / "models")
+
+
+@needs_spark
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_spark_trains_over_jdbc_and_the_api_serves_it(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path,
+) -> None:
+    """The executors read the catalog's interactions over JDBC (PostgreSQL in 3 parallel
+    queries); the artifact holds exactly what the SQLAlchemy path reads, and is served."""
+    from tools.catalog.db import make_engine
+    from tools.recommenders.data import load_interactions
+
+    url = request.getfixturevalue("ml_sqlite_url" if backend == "sqlite" else "ml_pg_url")
+    for name, jar in (("postgresql", "/usr/share/java/postgresql.jar"),
+                      ("sqlite", "/usr/share/java/sqlite-jdbc.jar")):
+        if name == backend and not Path(jar).is_file():
+            message = f"{jar} is missing: scripts/test.sh installs it"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    engine = make_engine(url)
+    try:
+        spark_training.train_spark(
+            tmp_path / "models", engine=engine, master="local[2]", seed=42, params=SMALL,
+            jdbc=True, jdbc_partitions=3, evaluate=False,
+        )
+        expected = load_interactions(engine)
+    finally:
+        engine.dispose()
+    (path,) = list_artifacts(tmp_path / "models")
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["spark"]["source"].startswith(f"catalog database over JDBC (jdbc:{backend}:")
+    assert meta["spark"]["jdbc_partitions"] == (3 if backend == "postgresql" else 1)
+    als: Any = load_bundle(tmp_path / "models").get("als")
+    assert list(als.user_ids) == list(expected.user_ids)
+    assert list(als.item_ids) == list(expected.item_ids)
+    assert (als.user_items != expected.matrix).nnz == 0  # same confidences, cell by cell
+    _serves_user_one(tmp_path / "models", url)
+
+
+def _serves_user_one(model_dir: Path, database_url: str) -> None:
+    from api.app import create_app
+    from recagent.settings import load_settings
+    from tests.api.support import LiveServer
+
+    settings = load_settings(
+        database_url=database_url, model_dir=model_dir, redis_url=None, llm="rules",
+        rate_limit_per_minute=0, admin_api_key=None, cors_origins=[], plugins=[],
+    )
+    server = LiveServer(create_app(settings)).start()
+    try:
+        r = httpx.post(f"{server.url}/v1/chat", timeout=60,
+                       json={"message": "recommend me some movies", "user_id": "1"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["recommendations"], body["reply"]
+        assert "rank_for_user" in _tools_used(body)
+    finally:
+        server.stop()
+
+
+@needs_spark
+def test_unreachable_database_over_jdbc_is_one_line_naming_the_cause() -> None:
+    if not Path(spark_training.JDBC_DRIVERS["postgresql"].default_jar).is_file():
+        pytest.skip("libpostgresql-jdbc-java is not installed (scripts/test.sh installs it)")
+    source = spark_training.jdbc_source(f"postgresql://postgres@127.0.0.1:{_closed_port()}/x")
+    conf = spark_training.with_jdbc_jar({}, source)
+    with (spark_training.spark_session("local[1]", conf) as spark,
+          pytest.raises(SparkUnavailableError) as caught):
+        spark_training.read_jdbc(spark, source)
+    message = str(caught.value)
+    assert message.startswith("could not read the catalog over JDBC (jdbc:postgresql://127.0.0.1:")
+    assert "Connection refused" in message and len(message.splitlines()) == 1

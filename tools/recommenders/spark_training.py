@@ -9,9 +9,9 @@ Pipeline (every stage reports its time when ``progress`` is on):
 
 1. **read** the interactions: from Parquet/CSV files (``user_id,item_id[,rating][,timestamp]``;
    the scale case: the log never passes through SQL or the driver's memory), or from the
-   catalog database. The catalog is read with SQLAlchemy in the driver and handed to Spark:
-   reading it over JDBC would need a JDBC driver jar (sqlite-jdbc, the PostgreSQL driver) that
-   is not shipped with PySpark and that this project does not download.
+   catalog database: over JDBC (``jdbc=True``; the executors read the table, PostgreSQL in
+   ``jdbc_partitions`` parallel queries; needs the JDBC driver jar, which PySpark does not
+   ship, see :func:`jdbc_source`), or else with SQLAlchemy in the driver, handed to Spark.
 2. **prepare**, in Spark: one row per (user, item) (the latest timestamp wins), ``min_rating``,
    confidences ``1 + r / r_max`` (unrated: 1) exactly as :mod:`tools.recommenders.data`, ids
    coded against their sorted unique values (the catalog order the models use for ties).
@@ -28,8 +28,9 @@ Pipeline (every stage reports its time when ``progress`` is on):
    index into a new artifact (hidden temporary folder, ``COMPLETE`` marker, atomic rename), so
    :func:`tools.recommenders.artifacts.load_bundle` and the API serve it unchanged.
 
-Failures (PySpark not installed, no Java, an unreachable master) raise
-:class:`SparkUnavailableError` with a one-line message naming what is missing.
+Failures (PySpark not installed, no Java, an unreachable master, no JDBC driver jar, a database
+JDBC cannot reach) raise :class:`SparkUnavailableError` with a one-line message naming what is
+missing.
 """
 
 from __future__ import annotations
@@ -200,6 +201,174 @@ def _file_kind(name: str) -> str:
     return "parquet"
 
 
+# ---- the catalog over JDBC ------------------------------------------------------------------
+@dataclass(frozen=True)
+class JdbcDriver:
+    class_name: str
+    debian_package: str
+    default_jar: str
+
+
+JDBC_DRIVERS = {
+    "postgresql": JdbcDriver("org.postgresql.Driver", "libpostgresql-jdbc-java",
+                             "/usr/share/java/postgresql.jar"),
+    "sqlite": JdbcDriver("org.sqlite.JDBC", "libxerial-sqlite-jdbc-java",
+                         "/usr/share/java/sqlite-jdbc.jar"),
+}
+_PG_PARAMS = {"sslmode": "sslmode", "sslrootcert": "sslrootcert", "sslcert": "sslcert",
+              "sslkey": "sslkey", "application_name": "ApplicationName",
+              "connect_timeout": "connectTimeout"}
+
+
+@dataclass(frozen=True)
+class JdbcSource:
+    backend: str  # "postgresql" | "sqlite"
+    url: str  # jdbc:..., without credentials
+    properties: dict[str, str]  # user, password, driver
+    jar: str
+
+    @property
+    def label(self) -> str:
+        return f"catalog database over JDBC ({self.url})"
+
+
+def jdbc_url(database_url: str) -> tuple[str, str, dict[str, str]]:
+    """``(backend, jdbc_url, properties)`` for a SQLAlchemy URL (PostgreSQL or a SQLite
+    file); credentials go into the properties, never into the URL."""
+    from urllib.parse import quote, urlencode
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+            raise ValueError("JDBC needs a SQLite file (sqlite:///path/to/catalog.db), "
+                             f"not {url.render_as_string(hide_password=True)}")
+        return backend, f"jdbc:sqlite:{Path(url.database).resolve()}", {}
+    if backend != "postgresql":
+        raise ValueError(f"reading the catalog over JDBC supports PostgreSQL and SQLite, "
+                         f"not {backend}")
+    if not url.database:
+        raise ValueError("the PostgreSQL URL names no database")
+    params: dict[str, str] = {}
+    for key, value in url.query.items():
+        value = value if isinstance(value, str) else value[-1]
+        if key in _PG_PARAMS:
+            params[_PG_PARAMS[key]] = value
+        elif key == "options" and value.strip().startswith("-csearch_path="):
+            params["currentSchema"] = value.strip().removeprefix("-csearch_path=")
+        else:
+            raise ValueError(f"the PostgreSQL URL parameter {key!r} has no JDBC equivalent "
+                             "here: drop it to read over JDBC")
+    host = url.host or "localhost"
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    jdbc = f"jdbc:postgresql://{host}:{url.port or 5432}/{quote(url.database, safe='')}"
+    if params:
+        jdbc += "?" + urlencode(params)
+    props = {"user": url.username} if url.username else {}
+    if url.password is not None:
+        props["password"] = str(url.password)
+    return backend, jdbc, props
+
+
+def jdbc_source(database_url: str, conf: Mapping[str, str] | None = None) -> JdbcSource:
+    """Where and how Spark reads the catalog over JDBC. The driver jar is the first jar in
+    ``spark.jars`` holding the driver class, else the Debian package's jar; none gives
+    :class:`SparkUnavailableError` naming the package and the setting."""
+    backend, url, props = jdbc_url(database_url)
+    driver = JDBC_DRIVERS[backend]
+    listed = [j.strip() for j in (conf or {}).get("spark.jars", "").split(",") if j.strip()]
+    for jar in [*listed, driver.default_jar]:
+        if _jar_has_class(jar, driver.class_name):
+            return JdbcSource(backend, url, {**props, "driver": driver.class_name}, jar)
+    raise SparkUnavailableError(
+        f"no JDBC driver for {backend} ({driver.class_name}): apt-get install "
+        f"{driver.debian_package} ({driver.default_jar}) or pass --spark-conf "
+        f"spark.jars=/path/to/the-driver.jar"
+    )
+
+
+def _jar_has_class(jar: str, class_name: str) -> bool:
+    import zipfile
+
+    path = jar.removeprefix("file:")
+    if "://" in path:  # a remote jar: trust it, Spark fetches it
+        return True
+    try:
+        with zipfile.ZipFile(path) as z:
+            return class_name.replace(".", "/") + ".class" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def with_jdbc_jar(conf: Mapping[str, str] | None, source: JdbcSource) -> dict[str, str]:
+    """``conf`` with the driver jar in ``spark.jars`` (shipped to the executors)."""
+    out = dict(conf or {})
+    jars = [j.strip() for j in out.get("spark.jars", "").split(",") if j.strip()]
+    if source.jar not in jars:
+        out["spark.jars"] = ",".join([*jars, source.jar])
+    return out
+
+
+def read_jdbc(spark: Any, source: JdbcSource, *, partitions: int | None = None) -> Any:
+    """The catalog's ``interactions`` read by the executors over JDBC, normalised like
+    :func:`read_files`. PostgreSQL is read in ``partitions`` parallel queries (default:
+    Spark's parallelism), split on a numeric column computed from a hash of ``user_id``, so
+    each partition holds whole users; a SQLite file is read in one."""
+    from pyspark.sql import functions as F
+
+    if "://" not in source.jar.removeprefix("file:"):
+        # the driver's side needs the class too: ``spark.jars`` reaches its class path only
+        # when it starts the JVM, ADD JAR also when this process already runs one
+        spark.sql(f"ADD JAR '{source.jar.removeprefix('file:')}'")
+    columns = "user_id, item_id, rating, ts"
+    reader = spark.read.format("jdbc").option("url", source.url).option("fetchsize", "10000")
+    for key, value in source.properties.items():
+        reader = reader.option(key, value)
+    if source.backend == "postgresql":
+        n = max(1, int(partitions or spark.sparkContext.defaultParallelism))
+        table = (f"(SELECT {columns}, abs(hashtext(user_id)::bigint) % {n} AS recagent_part "
+                 "FROM interactions) AS recagent_interactions")
+        reader = (reader.option("dbtable", table).option("partitionColumn", "recagent_part")
+                  .option("lowerBound", "0").option("upperBound", str(n))
+                  .option("numPartitions", str(n)))
+    else:
+        reader = reader.option("dbtable", f"(SELECT {columns} FROM interactions)")
+    try:
+        df = reader.load()
+    except Exception as exc:  # py4j errors: the JDBC driver's own message, one line
+        raise SparkUnavailableError(
+            f"could not read the catalog over JDBC ({source.url}): {_java_message(exc)}"
+        ) from None
+    return df.select(
+        F.col("user_id").cast("string").alias("user_id"),
+        F.col("item_id").cast("string").alias("item_id"),
+        F.col("rating").cast("double").alias("rating"),
+        F.col("ts").cast("long").alias("ts"),
+    )
+
+
+def _java_message(exc: BaseException) -> str:
+    """One line for a JVM error: its root cause (``PSQLException: Connection to ... refused``)
+    rather than Spark's wrapper."""
+    java = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            for _ in range(20):  # a cause chain, bounded
+                cause = java.getCause()
+                if cause is None:
+                    break
+                java = cause
+            name, _, message = str(java.toString()).partition(": ")
+            return f"{name.rpartition('.')[2]}: {message}".strip(": ").splitlines()[0]
+        except Exception:  # the gateway itself failed: fall back to the Python text
+            pass
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def read_catalog(spark: Any, engine: Any) -> tuple[Any, Any]:
     """The catalog's interactions, read with SQLAlchemy in the driver and handed to Spark,
     plus the in-driver log (its fingerprint is the one a local ``recagent train`` records)."""
@@ -259,14 +428,32 @@ def prepare(spark: Any, raw: Any, *, min_rating: float | None = None) -> Prepare
     return Prepared(frame, user_ids, item_ids)
 
 
+_TRIPLE = np.dtype([("u", "<i4"), ("i", "<i4"), ("c", "<f4")])
+_CHUNK_ROWS = 500_000  # 6 MB per shipped chunk
+
+
 def from_matrix(spark: Any, data: InteractionData) -> Prepared:
-    """An in-driver confidence matrix as a prepared frame (evaluation, tests)."""
+    """An in-driver confidence matrix as a prepared frame (evaluation, benchmarks).
+
+    The matrix is shipped as a few packed numpy buffers (12 bytes per interaction), which the
+    Python workers expand into rows, instead of one driver-side Python tuple per interaction
+    (minutes and gigabytes at 20M)."""
     coo = sp.coo_matrix(data.matrix)
-    rows = list(zip(coo.row.tolist(), coo.col.tolist(), coo.data.astype(float).tolist(),
-                    strict=True))
-    frame = spark.createDataFrame(rows, "u int, i int, conf float").cache()
+    packed = np.empty(coo.nnz, dtype=_TRIPLE)
+    packed["u"], packed["i"], packed["c"] = coo.row, coo.col, coo.data
+    parallelism = max(1, int(spark.sparkContext.defaultParallelism))
+    parts = max(parallelism, -(-coo.nnz // _CHUNK_ROWS))
+    size = max(1, -(-coo.nnz // parts))
+    chunks = [packed[s:s + size].tobytes() for s in range(0, coo.nnz, size)]
+    rdd = spark.sparkContext.parallelize(chunks, max(1, len(chunks))).flatMap(_unpack_triples)
+    frame = spark.createDataFrame(rdd, "u int, i int, conf float", verifySchema=False).cache()
     return Prepared(frame, np.asarray(data.user_ids).astype(str),
                     np.asarray(data.item_ids).astype(str))
+
+
+def _unpack_triples(chunk: bytes) -> Iterator[tuple[int, int, float]]:
+    a = np.frombuffer(chunk, dtype=_TRIPLE)
+    return zip(a["u"].tolist(), a["i"].tolist(), a["c"].tolist(), strict=True)
 
 
 # ---- weighting and fitting -------------------------------------------------------------------
@@ -397,16 +584,25 @@ def train_spark(
     progress: bool = False,
     evaluate: bool = True,
     conf: Mapping[str, str] | None = None,
+    jdbc: bool = False,
+    jdbc_partitions: int | None = None,
 ) -> Path:
     """Fit ALS on Spark and write a new artifact (``als`` + ``popularity`` + the text index
     when ``engine`` is given); returns its folder. Interactions come from ``interactions``
-    files when given, else from the catalog at ``engine``."""
+    files when given, else from the catalog at ``engine``: over JDBC when ``jdbc`` (read by
+    the executors, see :func:`read_jdbc`), else with SQLAlchemy in the driver."""
     from tools.recommenders import artifacts
     from tools.recommenders.popularity import PopularityRecommender
     from tools.recommenders.training import NoInteractionsError
 
     if engine is None and not interactions:
         raise ValueError("give interaction files or a catalog database")
+    if jdbc and (interactions or engine is None):
+        raise ValueError("JDBC reads the catalog database: give it, and no interaction files")
+    source_jdbc = None
+    if jdbc:
+        source_jdbc = jdbc_source(engine.url.render_as_string(hide_password=False), conf)
+        conf = with_jdbc_jar(conf, source_jdbc)
     als_params = {**ALSRecommender.defaults, "random_state": seed, **dict(params or {})}
     ALSRecommender(**als_params)  # unknown / bad parameters fail before Spark starts
     for name in map(str, interactions):
@@ -428,9 +624,14 @@ def train_spark(
     with spark_session(master, conf) as spark:
         stage("start", f"started Spark {spark_version} on {master}")
         log = None
+        read_partitions = None
         if interactions:
             raw = read_files(spark, interactions)
             source = ", ".join(str(p) for p in interactions)
+        elif source_jdbc is not None:
+            raw = read_jdbc(spark, source_jdbc, partitions=jdbc_partitions)
+            source = source_jdbc.label
+            read_partitions = int(raw.rdd.getNumPartitions())
         else:
             raw, log = read_catalog(spark, engine)
             source = "catalog database (SQLAlchemy, handed to Spark)"
@@ -456,8 +657,9 @@ def train_spark(
                 metrics = {"skipped": str(exc)}
             stage("evaluate", "evaluated (leave-last-out, ALS fitted on Spark)")
         elif evaluate:
-            metrics = {"skipped": "interactions from files: `recagent evaluate --engine spark` "
-                                  "evaluates the catalog's interactions"}
+            where = "over JDBC" if source_jdbc is not None else "from files"
+            metrics = {"skipped": f"interactions read {where}: `recagent evaluate --engine "
+                                  "spark` evaluates the catalog's interactions"}
     if log is not None:
         fingerprint = log.fingerprint()
         if min_rating is not None:
@@ -483,7 +685,8 @@ def train_spark(
             "params": {"als": als.params, "popularity": pop.params},
             "engine": "spark",
             "spark": {"master": master, "version": spark_version, "als": fit.spark_params,
-                      "source": source},
+                      "source": source,
+                      **({"jdbc_partitions": read_partitions} if read_partitions else {})},
             "metrics": metrics,
             "seed": seed,
             "min_rating": min_rating,
