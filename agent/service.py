@@ -61,6 +61,7 @@ from agent.prompts import (
 from agent.reflection import Critique, is_info_plan, llm_critique, rule_critique
 from agent.reply_check import check_reply
 from agent.reply_prompt import (
+    Observation,
     observe,
     relaxed_conditions,
     reply_messages,
@@ -84,6 +85,7 @@ from agent.understanding.policy import Words, social_reply
 from agent.vocabulary import Vocabulary, norm, stem
 from memory.bus import CandidateBus
 from memory.session import (
+    Expectations,
     Feedback,
     Message,
     Session,
@@ -140,6 +142,176 @@ class _Outcome:
     critique: Critique
     content: str
     relaxed: list[str] = field(default_factory=list)  # conditions a re-plan let go
+
+
+@dataclass
+class _TurnState:
+    """One turn's planning state, carried from round to round."""
+
+    message: str
+    session: Session
+    owner: str | None
+    limit: int
+    model: BaseChatModel  # the planner of the next round (the offline one after a fallback)
+    rules: RulesPlanner
+    trace: TurnTrace
+    start: float
+    messages: list[BaseMessage]  # the next round's prompt
+    base_messages: list[BaseMessage]  # what a re-plan's prompt starts from
+    schemas: list[dict[str, Any]]
+    hidden_before: set[str]
+    outcomes: list[_Outcome] = field(default_factory=list)
+    critiques: list[dict[str, Any]] = field(default_factory=list)  # for the re-plan prompt
+    seen_plans: list[list[dict[str, Any]]] = field(default_factory=list)
+    reason: Any = "initial"
+    critique_text: str = ""
+    fixes: int = 0
+    reflections: int = 0
+    repaired_text: bool = False  # an unreadable plan was sent back once
+    done: bool = False
+
+
+def _best_outcome(outcomes: list[_Outcome]) -> _Outcome:
+    """The turn's answer: a plan with items (or a plain answer), fewest problems, latest;
+    the conditions it let go of the first plan noted."""
+    best = max(
+        enumerate(outcomes),
+        key=lambda p: (
+            bool(p[1].recs) or not p[1].attempt.calls,
+            -len(p[1].critique.codes),
+            p[0],
+        ),
+    )[1]
+    if best is not outcomes[0]:
+        best.relaxed = relaxed_conditions(outcomes[0].attempt.calls, best.attempt.calls)
+    return best
+
+
+@dataclass
+class _Draft:
+    """What a turn's reply is built from (see :meth:`Agent._draft`)."""
+
+    template: str  # the template reply: the answer when no LLM writes one
+    about: str  # the request, described
+    observation: Observation  # what the plan found, for the reply writer
+    clarify: str  # a reply that is not about cards: no LLM rewrites it
+
+
+@dataclass
+class _Reply:
+    """The reply's text, as the respond step settles it."""
+
+    text: str
+
+
+@dataclass
+class _SessionChanges:
+    """What a turn writes into its session; re-applied to a fresh copy after a lost
+    compare-and-set race."""
+
+    message: str
+    reply: str
+    recs: list[Recommendation]
+    info_plan: bool
+    owner: str | None
+    added_likes: list[str]
+    added_dislikes: list[str]
+    added_seen: list[str]
+    expectations: Expectations | None
+
+    @classmethod
+    def of(
+        cls, message: str, reply: str, recs: list[Recommendation], session: Session,
+        ctx: ToolContext, info_plan: bool, owner: str | None,
+    ) -> _SessionChanges:
+        """The changes of a turn: its messages, the cards shown, and what the plan changed
+        in the working copy's profile (``ctx.session``) against the loaded ``session``."""
+        profile = ctx.session.profile
+        # items the user named this turn are never recommended back to them later either
+        named = [i for i in ctx.bus.mentioned if i not in profile.liked and i not in
+                 profile.disliked]
+        return cls(
+            message=message,
+            reply=reply,
+            recs=recs,
+            info_plan=info_plan,
+            owner=owner,
+            added_likes=[i for i in profile.liked if i not in session.profile.liked],
+            added_dislikes=[i for i in profile.disliked if i not in session.profile.disliked],
+            added_seen=[i for i in list(profile.seen) + named if i not in session.profile.seen],
+            expectations=profile.expectations if ctx.notes.profile_changes else None,
+        )
+
+    def apply(self, s: Session) -> None:
+        rec_ids = [r.item_id for r in self.recs]
+        s.messages.append(Message(role="user", content=self.message))
+        s.messages.append(Message(role="assistant", content=self.reply, recommendations=rec_ids,
+                                  reasons=[r.reason for r in self.recs]))
+        if not self.info_plan:
+            s.shown.extend(i for i in rec_ids if i not in s.shown)
+        for i in self.added_likes:
+            s.profile.like(i)
+        for i in self.added_dislikes:
+            s.profile.dislike(i)
+        for i in self.added_seen:
+            s.profile.saw(i)
+        if self.expectations is not None:
+            s.profile.expectations = self.expectations.model_copy(deep=True)
+        if s.user_id is None and self.owner is not None:
+            s.user_id = self.owner
+
+
+def _item_answers(execution: Execution) -> tuple[list[Any], list[str]]:
+    """An answer about items: the facts item_info found, the texts explain wrote."""
+    info: list[Any] = []
+    why: list[str] = []
+    for out in execution.outputs:
+        if out.tool == "item_info":
+            info.extend(out.data.get("items", []))
+        elif out.tool == "explain" and out.text:
+            why.append(out.text)
+    return info, why
+
+
+def _seeds_and_query(calls: list[dict[str, Any]], ctx: ToolContext) -> tuple[list[str], str]:
+    """The items a plan ranked around (similar_items) and its text query (search_text)."""
+    seeds: list[str] = []
+    query = ""
+    for c in calls:
+        raw = c.get("args")
+        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if c.get("name") == "similar_items":
+            seeds += [str(i) for i in (args.get("item_ids") or ctx.bus.mentioned)]
+        elif c.get("name") == "search_text" and args.get("query"):
+            query = str(args["query"])
+    return seeds, query
+
+
+def _closest_seed(
+    seed_cats: dict[str, set[str]], seed_titles: dict[str, str], ranked_by: str,
+    categories: list[str],
+) -> tuple[str, list[str]]:
+    """The seed closest to a card by kind (ties go to the first named): its title and the
+    categories they share; nothing when ranked for the user and they share none."""
+    best = max(seed_cats, key=lambda s: len(seed_cats[s] & set(categories)))
+    if ranked_by == "similar_items" or seed_cats[best] & set(categories):
+        return seed_titles.get(best, ""), [c for c in categories if c in seed_cats[best]]
+    return "", []
+
+
+def _card_basis(
+    liked: str, because: bool, known_user: bool, ranked_by: str, matched: list[str], query: str
+) -> str:
+    """What pulled a card up, as ``kind:detail`` (the card's basis)."""
+    if liked:
+        return f"{'liked' if because else 'similar'}:{liked}"
+    if known_user:
+        return "personal:"
+    if ranked_by == "search_text" and matched:
+        return f"text:{query}"
+    if ranked_by in ("rank_by_popularity", "rank_for_user"):
+        return "popular:"
+    return ""
 
 
 def _usage(msg: BaseMessage) -> tuple[int, int]:
@@ -515,10 +687,8 @@ class Agent:
             return set()
         return {i for i, _r in self.catalog.user_history(user_id, limit=MAX_RATED_HIDDEN)}
 
-    async def _turn(
-        self, message: str, session_id: str | None, user_id: str | None, limit: int | None = None,
-        instructions: str | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    def _checked_request(self, message: str, limit: int | None) -> tuple[str, int]:
+        """The turn's message (stripped) and item count; a 400 :class:`AgentError` if bad."""
         if limit is None:
             limit = self.settings.recommendations_per_turn
         elif isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -532,8 +702,36 @@ class Agent:
                 f"message is longer than {self.settings.max_message_chars} characters",
                 400,
             )
+        return message, limit
+
+    async def _turn(
+        self, message: str, session_id: str | None, user_id: str | None, limit: int | None = None,
+        instructions: str | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """The pipeline: load -> prompt -> rounds of (plan -> execute -> reflect) -> respond
+        -> save."""
+        message, count = self._checked_request(message, limit)
         session = await self._load(session_id, user_id)
         owner = user_id if user_id is not None else session.user_id
+        st = await self._prompt(message, session, owner, count)
+        # one more round than fixes + reflections: the offline planner's, after a model that
+        # keeps planning what cannot run
+        for _round in range(2 + MAX_FIXES + self.settings.max_reflections):
+            async for event in self._round(st):
+                yield event
+            if st.done:
+                break
+        best = _best_outcome(st.outcomes)
+        async for event in self._respond_and_save(
+            message, session, owner, best, st.model, st.trace, st.start,
+            (instructions or "").strip()[:MAX_INSTRUCTIONS_CHARS],
+        ):
+            yield event
+
+    async def _prompt(
+        self, message: str, session: Session, owner: str | None, limit: int
+    ) -> _TurnState:
+        """The turn's first prompt (context, demonstrations, history) and planning state."""
         model = await self.llm()
         rules = await self.rules()
         trace = TurnTrace(backend=backend_name(model))
@@ -553,165 +751,191 @@ class Agent:
         # reply (prompt budget; the user's messages stay, the offline planner reads them)
         base_messages = build_messages(
             context, [], [(r, t) for r, t in history if r == "user"], message)
-        critiques: list[dict[str, Any]] = []  # of this turn, for the re-plan prompt
         schemas = await self._tool_schemas()
         hidden_before = set(session.profile.disliked) | set(session.shown)
         trace.add_time("prompt", start)
+        return _TurnState(
+            message=message, session=session, owner=owner, limit=limit, model=model,
+            rules=rules, trace=trace, start=start, messages=messages,
+            base_messages=base_messages, schemas=schemas, hidden_before=hidden_before,
+        )
 
-        outcomes: list[_Outcome] = []
-        reason: Any = "initial"
-        critique_text = ""
-        fixes = reflections = 0
-        seen_plans: list[list[dict[str, Any]]] = []
-        repaired_text = False  # an unreadable plan was sent back once
-        # one more round than fixes + reflections: the offline planner's, after a model that
-        # keeps planning what cannot run
-        for _round in range(2 + MAX_FIXES + self.settings.max_reflections):
-            try:
-                ai = await self._plan(model, messages, schemas, trace)
-            except Exception as exc:
-                if is_rules(model):
-                    raise
-                trace.fallbacks.append(
-                    Fallback("plan", f"{type(exc).__name__}: {str(exc)[:200]}", "rules")
-                )
-                model = rules
-                reason = "fallback"
-                ai = await self._plan(model, messages, schemas, trace)
-            if not is_rules(model) and not ai.tool_calls and isinstance(ai.content, str):
-                try:  # tool calls written as text (Hermes/Qwen tags, bare or fenced JSON)
-                    written = parse_tool_calls(ai.content, self.registry.names())
-                except NotAPlan as exc:
-                    if not repaired_text and fixes < MAX_FIXES:  # one repair round
-                        repaired_text = True
-                        fixes += 1
-                        trace.reflections.append(Reflection(
-                            len(trace.attempts), False, [f"unreadable plan: {exc}"], "parser"))
-                        messages = base_messages + unreadable_messages(ai.content, str(exc))
-                        reason, critique_text = "fix", f"unreadable plan: {exc}"
-                        continue
-                    trace.fallbacks.append(Fallback("plan", f"unreadable plan: {exc}", "rules"))
-                    model, reason = rules, "fallback"
-                    ai = await self._plan(model, messages, schemas, trace)
-                else:
-                    if written:
-                        ai = AIMessage(content="", tool_calls=written)
-            attempt = trace.new_attempt(reason, backend_name(model), critique_text)
-            # the planner's text may become the reply (a clarifying question): capped like one
-            attempt.content = (ai.content if isinstance(ai.content, str) else "")[
-                :MAX_REPLY_CHARS]
-            calls = planned_calls(ai)
-            if not calls and not is_rules(model) and (repaired_text or (
-                    attempt.content and check_reply(
-                        attempt.content, [], vocabulary=await self.vocabulary()))):
-                # an answer naming items without a plan behind it is not grounded in the
-                # catalog; after a repair request, text is not the plan asked for
-                trace.fallbacks.append(Fallback(
-                    "plan", "the model answered without a plan" if repaired_text else
-                    "the model answered with items without planning", "rules"))
-                model, reason = rules, "fallback"
-                continue
-            if not calls:
-                yield TurnEvent(type="plan", data=self._plan_event(attempt))
-                if outcomes:  # a re-plan that gives up: keep the best result so far
-                    break
-                outcomes.append(
-                    _Outcome(
-                        attempt,
-                        ToolContext(
-                            catalog=self.catalog,
-                            models=self.models,
-                            session=session,
-                            settings=self.settings,
-                            user_id=owner,
-                        ),
-                        Execution(),
-                        [],
-                        Critique(ok=True),
-                        attempt.content,
-                    )
-                )
-                break
-            t0 = time.perf_counter()
-            ctx, execution, recs = await asyncio.to_thread(
-                self._execute, calls, session, owner, attempt, limit
-            )
-            trace.add_time("tools", t0)
+    async def _round(self, st: _TurnState) -> AsyncIterator[TurnEvent]:
+        """One planning round: plan, execute, reflect. Sets ``st.done`` when the turn has its
+        answer; otherwise ``st`` holds the next round's prompt."""
+        ai = await self._plan_round(st)
+        if ai is None:
+            return
+        attempt = st.trace.new_attempt(st.reason, backend_name(st.model), st.critique_text)
+        # the planner's text may become the reply (a clarifying question): capped like one
+        attempt.content = (ai.content if isinstance(ai.content, str) else "")[:MAX_REPLY_CHARS]
+        calls = planned_calls(ai)
+        if not calls and await self._ungrounded_answer(st, attempt):
+            # an answer naming items without a plan behind it is not grounded in the
+            # catalog; after a repair request, text is not the plan asked for
+            st.trace.fallbacks.append(Fallback(
+                "plan", "the model answered without a plan" if st.repaired_text else
+                "the model answered with items without planning", "rules"))
+            st.model, st.reason = st.rules, "fallback"
+            return
+        if not calls:
             yield TurnEvent(type="plan", data=self._plan_event(attempt))
-            for rec in attempt.tools:
-                yield TurnEvent(type="tool", data=rec.__dict__ | {})
-            plan_key = [{"name": c.name, "args": c.args} for c in calls]
-            if not execution.ok:
-                critique = Critique(ok=False, codes=["tool_error"], problems=execution.fixable)
-                trace.reflections.append(
-                    Reflection(attempt.index, False, critique.problems, "executor")
-                )
-                if fixes < MAX_FIXES and plan_key not in seen_plans:
-                    seen_plans.append(plan_key)
-                    fixes += 1
-                    critiques.append(critique.to_dict())
-                    messages = base_messages + replan_messages(ai, execution.results, critiques)
-                    reason, critique_text = "fix", "; ".join(critique.problems)
-                    continue
-                if not is_rules(model):  # still invalid after the repair: the offline plan
-                    trace.fallbacks.append(Fallback(
-                        "plan", "invalid plan after repair: " + "; ".join(critique.problems)[:200],
-                        "rules"))
-                    model, reason = rules, "fallback"
-                    continue
-                outcomes.append(_Outcome(attempt, ctx, execution, recs, critique, attempt.content))
-                break
-            seen_plans.append(plan_key)
-            t0 = time.perf_counter()
-            critique = rule_critique(  # item views read in _execute: no I/O here
-                ctx,
-                attempt.calls,
-                recs,
-                hidden_before=hidden_before,
-                count=limit,
-            )
-            if critique.ok and self.llm_critic and not is_rules(model) and recs:
-                try:
-                    titles = list(self.catalog.titles(recs).values())
-                    critique = await llm_critique(
-                        model, message, titles, self.settings.llm_timeout_s
-                    )
-                except Exception as exc:  # the critic is optional: note it and go on
-                    trace.fallbacks.append(Fallback("critic", f"{type(exc).__name__}", "rules"))
-            trace.add_time("reflect", t0)
-            trace.reflections.append(
-                Reflection(attempt.index, critique.ok, critique.problems, critique.critic)
-            )
-            outcomes.append(_Outcome(attempt, ctx, execution, recs, critique, attempt.content))
-            if critique.ok or reflections >= self.settings.max_reflections:
-                break
-            if set(critique.codes) <= {"unresolved", "too_few"} and recs:
-                # a name not in the catalog cannot be planned away, and fewer items than
-                # asked is what the catalog has: answer with them (the reply says so)
-                break
-            if reflections and plan_key in seen_plans[:-1]:
-                break  # the re-plan repeats a plan already run: keep the best result so far
-            reflections += 1
-            critiques.append(critique.to_dict())
-            # compact: the turn's prompt, the last plan with its results, every critique's codes
-            messages = base_messages + replan_messages(ai, execution.results, critiques)
-            reason, critique_text = "reflection", "; ".join(critique.problems)
+            if not st.outcomes:  # a re-plan that gives up keeps the best result so far
+                st.outcomes.append(self._answer_outcome(st, attempt))
+            st.done = True
+            return
+        t0 = time.perf_counter()
+        ctx, execution, recs = await asyncio.to_thread(
+            self._execute, calls, st.session, st.owner, attempt, st.limit
+        )
+        st.trace.add_time("tools", t0)
+        yield TurnEvent(type="plan", data=self._plan_event(attempt))
+        for rec in attempt.tools:
+            yield TurnEvent(type="tool", data=rec.__dict__ | {})
+        plan_key = [{"name": c.name, "args": c.args} for c in calls]
+        if not execution.ok:
+            self._after_tool_error(st, ai, _Outcome(
+                attempt, ctx, execution, recs,
+                Critique(ok=False, codes=["tool_error"], problems=execution.fixable),
+                attempt.content), plan_key)
+            return
+        st.seen_plans.append(plan_key)
+        critique = await self._reflect(st, attempt, ctx, recs)
+        st.outcomes.append(_Outcome(attempt, ctx, execution, recs, critique, attempt.content))
+        if self._settled(st, critique, recs, plan_key):
+            st.done = True
+            return
+        st.reflections += 1
+        st.critiques.append(critique.to_dict())
+        # compact: the turn's prompt, the last plan with its results, every critique's codes
+        st.messages = st.base_messages + replan_messages(ai, execution.results, st.critiques)
+        st.reason, st.critique_text = "reflection", "; ".join(critique.problems)
 
-        best = max(
-            enumerate(outcomes),
-            key=lambda p: (
-                bool(p[1].recs) or not p[1].attempt.calls,
-                -len(p[1].critique.codes),
-                p[0],
-            ),
-        )[1]
-        if best is not outcomes[0]:
-            best.relaxed = relaxed_conditions(outcomes[0].attempt.calls, best.attempt.calls)
-        async for event in self._respond_and_save(
-            message, session, owner, best, model, trace, start,
-            (instructions or "").strip()[:MAX_INSTRUCTIONS_CHARS],
-        ):
-            yield event
+    async def _plan_round(self, st: _TurnState) -> AIMessage | None:
+        """Plan once (the offline planner if the model fails); None: an unreadable plan was
+        sent back for repair, plan again."""
+        try:
+            ai = await self._plan(st.model, st.messages, st.schemas, st.trace)
+        except Exception as exc:
+            if is_rules(st.model):
+                raise
+            st.trace.fallbacks.append(
+                Fallback("plan", f"{type(exc).__name__}: {str(exc)[:200]}", "rules")
+            )
+            st.model = st.rules
+            st.reason = "fallback"
+            ai = await self._plan(st.model, st.messages, st.schemas, st.trace)
+        if not is_rules(st.model) and not ai.tool_calls and isinstance(ai.content, str):
+            return await self._read_written_plan(st, ai, ai.content)
+        return ai
+
+    async def _read_written_plan(
+        self, st: _TurnState, ai: AIMessage, text: str
+    ) -> AIMessage | None:
+        """Tool calls written as text (Hermes/Qwen tags, bare or fenced JSON); one repair
+        round for an unreadable plan (None), then the offline planner's plan."""
+        try:
+            written = parse_tool_calls(text, self.registry.names())
+        except NotAPlan as exc:
+            if not st.repaired_text and st.fixes < MAX_FIXES:  # one repair round
+                st.repaired_text = True
+                st.fixes += 1
+                st.trace.reflections.append(Reflection(
+                    len(st.trace.attempts), False, [f"unreadable plan: {exc}"], "parser"))
+                st.messages = st.base_messages + unreadable_messages(text, str(exc))
+                st.reason, st.critique_text = "fix", f"unreadable plan: {exc}"
+                return None
+            st.trace.fallbacks.append(Fallback("plan", f"unreadable plan: {exc}", "rules"))
+            st.model, st.reason = st.rules, "fallback"
+            return await self._plan(st.model, st.messages, st.schemas, st.trace)
+        return AIMessage(content="", tool_calls=written) if written else ai
+
+    async def _ungrounded_answer(self, st: _TurnState, attempt: PlanAttempt) -> bool:
+        """A model's answer without a plan that cannot stand: any text after a repair request,
+        or text naming items."""
+        if is_rules(st.model):
+            return False
+        if st.repaired_text:
+            return True
+        return bool(attempt.content) and bool(
+            check_reply(attempt.content, [], vocabulary=await self.vocabulary()))
+
+    def _answer_outcome(self, st: _TurnState, attempt: PlanAttempt) -> _Outcome:
+        """The outcome of a plan without tool calls: its text is the reply."""
+        ctx = ToolContext(
+            catalog=self.catalog,
+            models=self.models,
+            session=st.session,
+            settings=self.settings,
+            user_id=st.owner,
+        )
+        return _Outcome(attempt, ctx, Execution(), [], Critique(ok=True), attempt.content)
+
+    def _after_tool_error(
+        self, st: _TurnState, ai: AIMessage, failed: _Outcome, plan_key: list[dict[str, Any]]
+    ) -> None:
+        """A plan whose tools failed: re-plan with the errors (bounded), else the offline
+        plan, else keep it as the turn's outcome."""
+        critique = failed.critique
+        st.trace.reflections.append(
+            Reflection(failed.attempt.index, False, critique.problems, "executor")
+        )
+        if st.fixes < MAX_FIXES and plan_key not in st.seen_plans:
+            st.seen_plans.append(plan_key)
+            st.fixes += 1
+            st.critiques.append(critique.to_dict())
+            st.messages = st.base_messages + replan_messages(
+                ai, failed.execution.results, st.critiques)
+            st.reason, st.critique_text = "fix", "; ".join(critique.problems)
+            return
+        if not is_rules(st.model):  # still invalid after the repair: the offline plan
+            st.trace.fallbacks.append(Fallback(
+                "plan", "invalid plan after repair: " + "; ".join(critique.problems)[:200],
+                "rules"))
+            st.model, st.reason = st.rules, "fallback"
+            return
+        st.outcomes.append(failed)
+        st.done = True
+
+    async def _reflect(
+        self, st: _TurnState, attempt: PlanAttempt, ctx: ToolContext, recs: list[str]
+    ) -> Critique:
+        """The rule critic's verdict on an executed plan (and the LLM critic's, if on)."""
+        t0 = time.perf_counter()
+        critique = rule_critique(  # item views read in _execute: no I/O here
+            ctx,
+            attempt.calls,
+            recs,
+            hidden_before=st.hidden_before,
+            count=st.limit,
+        )
+        if critique.ok and self.llm_critic and not is_rules(st.model) and recs:
+            try:
+                titles = list(self.catalog.titles(recs).values())
+                critique = await llm_critique(
+                    st.model, st.message, titles, self.settings.llm_timeout_s
+                )
+            except Exception as exc:  # the critic is optional: note it and go on
+                st.trace.fallbacks.append(Fallback("critic", f"{type(exc).__name__}", "rules"))
+        st.trace.add_time("reflect", t0)
+        st.trace.reflections.append(
+            Reflection(attempt.index, critique.ok, critique.problems, critique.critic)
+        )
+        return critique
+
+    def _settled(
+        self, st: _TurnState, critique: Critique, recs: list[str],
+        plan_key: list[dict[str, Any]],
+    ) -> bool:
+        """No further reflection round after this reflected plan."""
+        if critique.ok or st.reflections >= self.settings.max_reflections:
+            return True
+        if set(critique.codes) <= {"unresolved", "too_few"} and recs:
+            # a name not in the catalog cannot be planned away, and fewer items than
+            # asked is what the catalog has: answer with them (the reply says so)
+            return True
+        # the re-plan repeats a plan already run: keep the best result so far
+        return bool(st.reflections) and plan_key in st.seen_plans[:-1]
 
     @staticmethod
     def _plan_event(attempt: PlanAttempt) -> dict[str, Any]:
@@ -734,18 +958,9 @@ class Agent:
         filters = ctx.notes.filters
         asked_categories = [c for f in filters for c in (*f.categories_all, *f.categories_any)]
         asked_period = any(f.year_min is not None or f.year_max is not None for f in filters)
-        calls = outcome.attempt.calls
         ranked_by = next((e.tool for e in reversed(ctx.bus.log) if e.tool in _RANKERS), "")
         liked_ids = list(ctx.session.profile.liked)
-        seeds: list[str] = []
-        query = ""
-        for c in calls:
-            raw = c.get("args")
-            args: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            if c.get("name") == "similar_items":
-                seeds += [str(i) for i in (args.get("item_ids") or ctx.bus.mentioned)]
-            elif c.get("name") == "search_text" and args.get("query"):
-                query = str(args["query"])
+        seeds, query = _seeds_and_query(outcome.attempt.calls, ctx)
         if ranked_by == "rank_for_user":
             seeds = liked_ids[-10:]
         disliked = set(ctx.session.profile.disliked)  # a disliked title pulls nothing up
@@ -768,11 +983,7 @@ class Agent:
             liked = ""
             shared: list[str] = []
             if seed_cats and ranked_by in ("similar_items", "rank_for_user"):
-                # the seed closest to this card by kind; ties go to the first named
-                best = max(seed_cats, key=lambda s: len(seed_cats[s] & set(v.categories)))
-                if ranked_by == "similar_items" or seed_cats[best] & set(v.categories):
-                    liked = seed_titles.get(best, "")
-                    shared = [c for c in v.categories if c in seed_cats[best]]
+                liked, shared = _closest_seed(seed_cats, seed_titles, ranked_by, v.categories)
             matched = [t for t in v.tags if words & set(norm(t).split())] if words else []
             because = bool(liked) and any(seed_titles.get(s) == liked for s in liked_ids)
             reason = card_reason(
@@ -789,16 +1000,7 @@ class Agent:
                 rating_count=v.rating_count,
                 noun=noun,
             )
-            if liked:
-                basis = f"{'liked' if because else 'similar'}:{liked}"
-            elif known_user:
-                basis = "personal:"
-            elif ranked_by == "search_text" and matched:
-                basis = f"text:{query}"
-            elif ranked_by in ("rank_by_popularity", "rank_for_user"):
-                basis = "popular:"
-            else:
-                basis = ""
+            basis = _card_basis(liked, because, known_user, ranked_by, matched, query)
             score = ctx.bus.score_of(i)
             link, image = media_of(v.attributes)
             out.append(
@@ -826,22 +1028,49 @@ class Agent:
         start: float,
         instructions: str = "",
     ) -> AsyncIterator[TurnEvent]:
+        """The respond and save steps: cards, the reply (streamed), the session saved, the
+        profile merged, the plan remembered, the result."""
+        info_plan = is_info_plan(best.attempt.calls)
         # an answer about items (item_info, explain) carries its facts in the reply, not a list
-        recs = [] if is_info_plan(best.attempt.calls) else await self._recommendations(best)
+        recs = [] if info_plan else await self._recommendations(best)
         yield TurnEvent(
             type="recommendations",
             data={"session_id": session.id, "recommendations": [r.model_dump() for r in recs]},
         )
+        draft = self._draft(session, best, model, recs, info_plan)
+        reply = _Reply(draft.template)
+        t0 = time.perf_counter()
+        if not is_rules(model) and not draft.clarify:
+            async for event in self._write_reply(
+                message, session, best, model, recs, draft, instructions, trace, reply
+            ):
+                yield event
+        else:
+            yield TurnEvent(type="delta", data={"text": reply.text})
+        trace.add_time("respond", t0)
+
+        changes = _SessionChanges.of(message, reply.text, recs, session, best.ctx, info_plan,
+                                     owner)
+        t0 = time.perf_counter()
+        saved = await self._save(session, changes.apply, owner)
+        trace.add_time("save", t0)
+        await self._merge_profile(owner, saved, changes)
+        self._remember_plan(saved.id, message, best.attempt.calls)
+        data = trace.to_dict()
+        data["tools_ms"] = round(trace.timings_ms.get("tools", 0.0), 3)
+        data["excluding_llm_ms"] = round((time.perf_counter() - start) * 1e3 - trace.llm_ms, 3)
+        result = TurnResult(session_id=saved.id, reply=reply.text, recommendations=recs,
+                            trace=data)
+        yield TurnEvent(type="done", data=result.model_dump())
+
+    def _draft(
+        self, session: Session, best: _Outcome, model: BaseChatModel,
+        recs: list[Recommendation], info_plan: bool,
+    ) -> _Draft:
+        """What the reply is built from: the template reply, the observation for the reply
+        writer, and the clarifying text that replaces a written reply."""
         ctx = best.ctx
-        info_plan = is_info_plan(best.attempt.calls)
-        info = []
-        why = []
-        if info_plan:
-            for out in best.execution.outputs:
-                if out.tool == "item_info":
-                    info.extend(out.data.get("items", []))
-                elif out.tool == "explain" and out.text:
-                    why.append(out.text)
+        info, why = _item_answers(best.execution) if info_plan else ([], [])
         about = describe_request(ctx.notes.filters, [])
         # what the plan found, for the reply writer (and a substitution for the template)
         observation = observe(
@@ -861,138 +1090,132 @@ class Agent:
             recs, about=about, filters=ctx.notes.filters, words=item_words(self.settings),
             info=info, clarify=clarify, unresolved=ctx.notes.unresolved, note=note,
         )
-        reply = template
-        t0 = time.perf_counter()
-        if not is_rules(model) and not clarify:
-            streamed: list[str] = []
-            llm_start = time.perf_counter()
-            tin = tout = 0
-            try:
-                async with asyncio.timeout(self.settings.llm_timeout_s):
-                    info_text = "\n".join(
-                        o.text for o in best.execution.outputs if o.tool == "item_info"
-                    )
-                    async for chunk in model.astream(
-                        reply_messages(message, recs, about, info_text, instructions,
-                                       observation)
-                    ):
-                        text = chunk.content if isinstance(chunk.content, str) else ""
-                        if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
-                            tin, tout = _usage(chunk)
-                        if text:
-                            room = MAX_REPLY_CHARS - sum(len(t) for t in streamed)
-                            if room <= 0:
-                                trace.fallbacks.append(Fallback(
-                                    "respond", f"reply cut at {MAX_REPLY_CHARS} characters",
-                                    "truncated"))
-                                break  # a runaway model: the reply stops here
-                            text = text[:room]
-                            streamed.append(text)
-                            yield TurnEvent(type="delta", data={"text": text})
-                trace.llm_calls.append(
-                    LLMCall(
-                        "respond",
-                        backend_name(model),
-                        (time.perf_counter() - llm_start) * 1e3,
-                        tin,
-                        tout,
-                    )
+        return _Draft(template, about, observation, clarify)
+
+    async def _write_reply(
+        self,
+        message: str,
+        session: Session,
+        best: _Outcome,
+        model: BaseChatModel,
+        recs: list[Recommendation],
+        draft: _Draft,
+        instructions: str,
+        trace: TurnTrace,
+        reply: _Reply,
+    ) -> AsyncIterator[TurnEvent]:
+        """The LLM writes the reply (streamed as deltas, capped); on failure, or when it names
+        items not recommended, the template replaces it. The final text goes into ``reply``."""
+        template = draft.template
+        streamed: list[str] = []
+        llm_start = time.perf_counter()
+        tin = tout = 0
+        try:
+            async with asyncio.timeout(self.settings.llm_timeout_s):
+                info_text = "\n".join(
+                    o.text for o in best.execution.outputs if o.tool == "item_info"
                 )
-                reply = "".join(streamed).strip() or template
-            except Exception as exc:
-                trace.llm_calls.append(
-                    LLMCall(
-                        "respond",
-                        backend_name(model),
-                        (time.perf_counter() - llm_start) * 1e3,
-                        error=f"{type(exc).__name__}",
-                    )
+                async for chunk in model.astream(
+                    reply_messages(message, recs, draft.about, info_text, instructions,
+                                   draft.observation)
+                ):
+                    text = chunk.content if isinstance(chunk.content, str) else ""
+                    if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
+                        tin, tout = _usage(chunk)
+                    if text:
+                        room = MAX_REPLY_CHARS - sum(len(t) for t in streamed)
+                        if room <= 0:
+                            trace.fallbacks.append(Fallback(
+                                "respond", f"reply cut at {MAX_REPLY_CHARS} characters",
+                                "truncated"))
+                            break  # a runaway model: the reply stops here
+                        text = text[:room]
+                        streamed.append(text)
+                        yield TurnEvent(type="delta", data={"text": text})
+            trace.llm_calls.append(
+                LLMCall(
+                    "respond",
+                    backend_name(model),
+                    (time.perf_counter() - llm_start) * 1e3,
+                    tin,
+                    tout,
                 )
+            )
+            reply.text = "".join(streamed).strip() or template
+        except Exception as exc:
+            trace.llm_calls.append(
+                LLMCall(
+                    "respond",
+                    backend_name(model),
+                    (time.perf_counter() - llm_start) * 1e3,
+                    error=f"{type(exc).__name__}",
+                )
+            )
+            trace.fallbacks.append(
+                Fallback("respond", f"{type(exc).__name__}: {str(exc)[:200]}", "template")
+            )
+            reply.text = template
+            if streamed:
+                yield TurnEvent(type="delta", data={"text": reply.text, "replace": True})
+                streamed = []
+        if streamed or reply.text != template:
+            bad = await self._unrecommended_names(reply.text, session, best.ctx, recs,
+                                                  draft.observation)
+            if bad:
                 trace.fallbacks.append(
-                    Fallback("respond", f"{type(exc).__name__}: {str(exc)[:200]}", "template")
-                )
-                reply = template
-                if streamed:
-                    yield TurnEvent(type="delta", data={"text": reply, "replace": True})
-                    streamed = []
-            if streamed or reply != template:
-                suspects = [
-                    self.catalog.label(i) for i in ctx.bus.slice(len(recs), len(recs) + 30)
-                ]
-                suspects += list(
-                    self.catalog.titles(
-                        session.shown[-50:]
-                        + session.profile.liked[-20:]
-                        + session.profile.disliked[-20:]
-                    ).values()
-                )
-                bad = check_reply(
-                    reply, recs, suspects=suspects, vocabulary=await self.vocabulary(),
-                    allowed=observation.looked_up_titles,
-                )
-                if bad:
-                    trace.fallbacks.append(
-                        Fallback(
-                            "reply-check",
-                            "reply named items not recommended: " + ", ".join(bad[:3]),
-                            "template",
-                        )
+                    Fallback(
+                        "reply-check",
+                        "reply named items not recommended: " + ", ".join(bad[:3]),
+                        "template",
                     )
-                    reply = template
-                    yield TurnEvent(type="delta", data={"text": reply, "replace": True})
-        else:
-            yield TurnEvent(type="delta", data={"text": reply})
-        trace.add_time("respond", t0)
+                )
+                reply.text = template
+                yield TurnEvent(type="delta", data={"text": reply.text, "replace": True})
 
-        rec_ids = [r.item_id for r in recs]
-        profile = ctx.session.profile
-        added_likes = [i for i in profile.liked if i not in session.profile.liked]
-        added_dislikes = [i for i in profile.disliked if i not in session.profile.disliked]
-        # items the user named this turn are never recommended back to them later either
-        named = [i for i in ctx.bus.mentioned if i not in profile.liked and i not in
-                 profile.disliked]
-        added_seen = [i for i in list(profile.seen) + named if i not in session.profile.seen]
-        expectations = profile.expectations if ctx.notes.profile_changes else None
+    async def _unrecommended_names(
+        self, reply: str, session: Session, ctx: ToolContext, recs: list[Recommendation],
+        observation: Any,
+    ) -> list[str]:
+        """The items a written reply names that it may not (not among the cards)."""
+        suspects = [
+            self.catalog.label(i) for i in ctx.bus.slice(len(recs), len(recs) + 30)
+        ]
+        suspects += list(
+            self.catalog.titles(
+                session.shown[-50:]
+                + session.profile.liked[-20:]
+                + session.profile.disliked[-20:]
+            ).values()
+        )
+        return check_reply(
+            reply, recs, suspects=suspects, vocabulary=await self.vocabulary(),
+            allowed=observation.looked_up_titles,
+        )
 
-        def apply(s: Session) -> None:
-            s.messages.append(Message(role="user", content=message))
-            s.messages.append(Message(role="assistant", content=reply, recommendations=rec_ids,
-                                      reasons=[r.reason for r in recs]))
-            if not info_plan:
-                s.shown.extend(i for i in rec_ids if i not in s.shown)
-            for i in added_likes:
-                s.profile.like(i)
-            for i in added_dislikes:
-                s.profile.dislike(i)
-            for i in added_seen:
-                s.profile.saw(i)
-            if expectations is not None:
-                s.profile.expectations = expectations.model_copy(deep=True)
-            if s.user_id is None and owner is not None:
-                s.user_id = owner
-
-        t0 = time.perf_counter()
-        saved = await self._save(session, apply, owner)
-        trace.add_time("save", t0)
+    async def _merge_profile(
+        self, owner: str | None, saved: Session, changes: _SessionChanges
+    ) -> None:
+        """A known user's likes, dislikes and expectations of this turn into the durable
+        profile; a failure is logged (the turn is saved; the profile catches up later)."""
         if (
             owner is not None
             and self.profiles is not None
-            and (added_likes or added_dislikes or expectations is not None)
+            and (changes.added_likes or changes.added_dislikes
+                 or changes.expectations is not None)
         ):
             try:
                 await self.profiles.amerge(owner, saved.profile)
             except Exception as exc:  # the turn is saved; the durable profile catches up later
                 log.warning("profile merge for %s failed: %s", owner, exc)
-        calls = best.attempt.calls
-        self._plans[saved.id] = (message, [c for c in calls if isinstance(c.get("args"), dict)])
-        self._plans.move_to_end(saved.id)
+
+    def _remember_plan(self, session_id: str, message: str,
+                       calls: list[dict[str, Any]]) -> None:
+        """(request, plan) of the session's last turn, for learning demonstrations (bounded)."""
+        self._plans[session_id] = (
+            message, [c for c in calls if isinstance(c.get("args"), dict)])
+        self._plans.move_to_end(session_id)
         while len(self._plans) > REMEMBERED_PLANS:
             self._plans.popitem(last=False)
-        data = trace.to_dict()
-        data["tools_ms"] = round(trace.timings_ms.get("tools", 0.0), 3)
-        data["excluding_llm_ms"] = round((time.perf_counter() - start) * 1e3 - trace.llm_ms, 3)
-        result = TurnResult(session_id=saved.id, reply=reply, recommendations=recs, trace=data)
-        yield TurnEvent(type="done", data=result.model_dump())
 
     async def _save(self, session: Session, apply: Any, owner: str | None) -> Session:
         current = session.fork()

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -215,34 +216,52 @@ def main() -> None:
                                          args.baseline.resolve())
                 else:
                     res = measure(kind, load, args.runs, Path(tmp))
-                rep: IngestReport = res["report"]
-                for label, key in (("first import", "first"), ("re-import", "again")):
-                    times = res[key]
-                    med = statistics.median(times)
-                    base = (f"{statistics.median(res['baseline'][key]):.2f}"
-                            if args.baseline else "")
-                    ratio = (f"{statistics.median(res['baseline'][key]) / med:.2f}x"
-                             if args.baseline else "")
-                    rows.append((name, kind, label, rep.items, rep.interactions, rep.rows, med,
-                                 min(times), max(times), rep.rows / med, rep.interactions / med,
-                                 base, ratio))
+                rows += _result_rows(name, kind, res, bool(args.baseline))
                 if args.baseline:
-                    for label, key in (("first import", "cpu"), ("re-import", "cpu_again")):
-                        cpu_notes.append(
-                            f"{name} on {kind}, {label}, CPU s of the importing process "
-                            f"(median): current {statistics.median(res[key]):.2f}, baseline "
-                            f"{statistics.median(res['baseline'][key]):.2f}")
+                    cpu_notes += _cpu_notes(name, kind, res)
                 print(f"done: {name} on {kind}", file=sys.stderr)
+    _print_table(rows, cpu_notes, args.runs, bool(args.baseline))
 
+
+def _result_rows(name: str, kind: str, res: dict[str, Any],
+                 with_baseline: bool) -> list[tuple[Any, ...]]:
+    """The table rows of one dataset on one database: first import, re-import."""
+    rows = []
+    rep: IngestReport = res["report"]
+    for label, key in (("first import", "first"), ("re-import", "again")):
+        times = res[key]
+        med = statistics.median(times)
+        base = (f"{statistics.median(res['baseline'][key]):.2f}"
+                if with_baseline else "")
+        ratio = (f"{statistics.median(res['baseline'][key]) / med:.2f}x"
+                 if with_baseline else "")
+        rows.append((name, kind, label, rep.items, rep.interactions, rep.rows, med,
+                     min(times), max(times), rep.rows / med, rep.interactions / med,
+                     base, ratio))
+    return rows
+
+
+def _cpu_notes(name: str, kind: str, res: dict[str, Any]) -> list[str]:
+    """CPU seconds of the importing process, current against the baseline checkout."""
+    return [
+        f"{name} on {kind}, {label}, CPU s of the importing process "
+        f"(median): current {statistics.median(res[key]):.2f}, baseline "
+        f"{statistics.median(res['baseline'][key]):.2f}"
+        for label, key in (("first import", "cpu"), ("re-import", "cpu_again"))
+    ]
+
+
+def _print_table(rows: list[tuple[Any, ...]], cpu_notes: list[str], runs: int,
+                 with_baseline: bool) -> None:
     head = ["data", "database", "mode", "items", "interactions", "rows", "median s", "min s",
             "max s", "rows/s", "interactions/s"]
-    if args.baseline:
+    if with_baseline:
         head += ["baseline median s", "speed-up"]
-    print(f"runs per cell: {args.runs} (median; each first import into a fresh empty database)")
+    print(f"runs per cell: {runs} (median; each first import into a fresh empty database)")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|")
     for r in rows:
-        extra = f" {r[11]} | {r[12]} |" if args.baseline else ""
+        extra = f" {r[11]} | {r[12]} |" if with_baseline else ""
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:,} | {r[4]:,} | {r[5]:,} | {r[6]:.2f} | "
               f"{r[7]:.2f} | {r[8]:.2f} | {r[9]:,.0f} | {r[10]:,.0f} |{extra}")
     for note in cpu_notes:

@@ -337,22 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     for db in args.db:
         t0 = time.perf_counter()
         if args.dataset == "ml":
-            key = "ml"
-            url = db_url(db, key)
-            engine = make_engine(url)
-            ensure_schema(engine)
-            with engine.connect() as conn:
-                have = conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
-            if not have:
-                load_ml(url)
-            model_dir = CACHE / "ml-models"
-            if not model_dir.exists():
-                from tools.recommenders.training import train
-
-                train(engine, model_dir, evaluate=False)
-            from tools.recommenders.artifacts import load_bundle
-
-            bundle = load_bundle(model_dir)
+            engine, bundle = _ml_workspace(db)
         else:
             url = db_url(db, key)
             engine = make_engine(url)
@@ -378,10 +363,37 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(registry, catalog, bundle, args.dataset == "synthetic", args.runs)
         results[db] = rows
         engine.dispose()
-    p50_target, p99_target = TARGETS[args.dataset]
+    print(_table(results, args.dataset, args.scale, args.runs))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _ml_workspace(db: str) -> tuple[Any, Any]:
+    """The MovieLens catalog on ``db`` (imported once) and its models (trained once)."""
+    url = db_url(db, "ml")
+    engine = make_engine(url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        have = conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
+    if not have:
+        load_ml(url)
+    model_dir = CACHE / "ml-models"
+    if not model_dir.exists():
+        from tools.recommenders.training import train
+
+        train(engine, model_dir, evaluate=False)
+    from tools.recommenders.artifacts import load_bundle
+
+    return engine, load_bundle(model_dir)
+
+
+def _table(results: dict[str, Any], dataset: str, scale: float, runs: int) -> str:
+    """The results as a markdown table, p50/p99 per tool and database (✗: over target)."""
+    p50_target, p99_target = TARGETS[dataset]
     out = io.StringIO()
-    out.write(f"dataset={args.dataset} scale={args.scale if args.dataset != 'ml' else 1} "
-              f"runs={args.runs}  targets: p50<={p50_target} ms, p99<={p99_target} ms\n\n")
+    out.write(f"dataset={dataset} scale={scale if dataset != 'ml' else 1} "
+              f"runs={runs}  targets: p50<={p50_target} ms, p99<={p99_target} ms\n\n")
     out.write("| tool (bus) | " + " | ".join(f"{db} p50 | {db} p99" for db in results) + " |\n")
     out.write("|---|" + "---:|---:|" * len(results) + "\n")
     labels = [r[0] for r in next(iter(results.values()))]
@@ -393,10 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{p50:.2f}{' ✗' if miss50 else ''}")
             cells.append(f"{p99:.2f}{' ✗' if p99 > p99_target else ''}")
         out.write(f"| {label} | " + " | ".join(cells) + " |\n")
-    print(out.getvalue())
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    return 0
+    return out.getvalue()
 
 
 def _without(argv: list[str], option: str) -> list[str]:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -128,6 +128,93 @@ def _chunks(reply: StubReply, model: str, include_usage: bool) -> Iterator[dict[
         }
 
 
+class _StubHandler(BaseHTTPRequestHandler):
+    """Serves one request from the :class:`OpenAIStub` ``stub`` (set on a subclass)."""
+
+    stub: ClassVar[OpenAIStub]
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(
+                404, "application/json", json.dumps({"error": {"message": "not found"}})
+            )
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(
+                400, "application/json", json.dumps({"error": {"message": "bad json"}})
+            )
+            return
+        response = self.stub._take(body)
+        try:
+            self._answer(body, response)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def _answer(self, body: dict[str, Any], response: StubResponse | None) -> None:
+        if response is None:
+            self._send(
+                500,
+                "application/json",
+                json.dumps({"error": {"message": "unexpected call", "type": "stub"}}),
+            )
+            return
+        if isinstance(response, StubSlow):
+            if self.stub._closing.wait(response.delay_s):
+                return
+            response = response.then
+        if isinstance(response, StubError):
+            self._send(
+                response.status,
+                "application/json",
+                json.dumps(
+                    {"error": {"message": response.message, "type": "server_error"}}
+                ),
+            )
+            return
+        stream = bool(body.get("stream"))
+        if isinstance(response, StubGarbage):
+            if stream:
+                self._send(200, "text/event-stream", f"data: {response.body}\n\n")
+            else:
+                self._send(200, "application/json", response.body)
+            return
+        if stream:
+            include = bool((body.get("stream_options") or {}).get("include_usage"))
+            # written as produced (no Content-Length; the connection closes at the
+            # end), so a client that stops reading early stops a long reply early
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for c in _chunks(response, self.stub.model, include):
+                self.wfile.write(f"data: {json.dumps(c)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        else:
+            self._send(
+                200, "application/json", json.dumps(_completion(response, self.stub.model))
+            )
+
+    def _send(self, status: int, ctype: str, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
 class OpenAIStub:
     def __init__(
         self,
@@ -142,89 +229,10 @@ class OpenAIStub:
         self._script: deque[StubResponse] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        stub = self
+        owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    self._send(
-                        404, "application/json", json.dumps({"error": {"message": "not found"}})
-                    )
-                    return
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    self._send(
-                        400, "application/json", json.dumps({"error": {"message": "bad json"}})
-                    )
-                    return
-                response = stub._take(body)
-                try:
-                    self._answer(body, response)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-            def _answer(self, body: dict[str, Any], response: StubResponse | None) -> None:
-                if response is None:
-                    self._send(
-                        500,
-                        "application/json",
-                        json.dumps({"error": {"message": "unexpected call", "type": "stub"}}),
-                    )
-                    return
-                if isinstance(response, StubSlow):
-                    if stub._closing.wait(response.delay_s):
-                        return
-                    response = response.then
-                if isinstance(response, StubError):
-                    self._send(
-                        response.status,
-                        "application/json",
-                        json.dumps(
-                            {"error": {"message": response.message, "type": "server_error"}}
-                        ),
-                    )
-                    return
-                stream = bool(body.get("stream"))
-                if isinstance(response, StubGarbage):
-                    if stream:
-                        self._send(200, "text/event-stream", f"data: {response.body}\n\n")
-                    else:
-                        self._send(200, "application/json", response.body)
-                    return
-                if stream:
-                    include = bool((body.get("stream_options") or {}).get("include_usage"))
-                    # written as produced (no Content-Length; the connection closes at the
-                    # end), so a client that stops reading early stops a long reply early
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.close_connection = True
-                    for c in _chunks(response, stub.model, include):
-                        self.wfile.write(f"data: {json.dumps(c)}\n\n".encode())
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
-                else:
-                    self._send(
-                        200, "application/json", json.dumps(_completion(response, stub.model))
-                    )
-
-            def _send(self, status: int, ctype: str, text: str) -> None:
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                self.wfile.flush()
+        class Handler(_StubHandler):
+            stub = owner
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

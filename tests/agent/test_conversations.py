@@ -13,7 +13,7 @@ import pytest
 from agent.reply_check import check_reply
 from agent.service import Agent
 from agent.types import TurnResult
-from tools.catalog.repository import Catalog
+from tools.catalog.repository import Catalog, ItemView
 
 
 @dataclass
@@ -369,25 +369,39 @@ def _check(
     if expect.info_title is not None:
         assert views[ids[0]].title == expect.info_title, where
     for i in ids:
-        v = views[i]
-        cats = set(v.categories)
-        label = f"{where}: {v.title} ({v.year}, {sorted(cats)})"
-        assert set(expect.categories_all) <= cats, label
-        assert not set(expect.categories_none) & cats, label
-        if expect.categories_any:
-            assert set(expect.categories_any) & cats, label
-        if expect.year_min is not None:
-            assert v.year is not None and v.year >= expect.year_min, label
-        if expect.year_max is not None:
-            assert v.year is not None and v.year <= expect.year_max, label
-        assert v.title not in expect.not_titles, label
-        if expect.min_rating is not None:
-            assert v.rating_avg is not None and v.rating_avg >= expect.min_rating, label
+        _check_item(views[i], expect, where)
     if expect.no_repeat:
         again = set(ids) & shown_before
         assert not again, f"{where}: shown again: {catalog.titles(list(again))}"
     for text in expect.reply_has:
         assert text in result.reply, f"{where}: {text!r} not in {result.reply!r}"
+    _check_final_plan(result, expect, where)
+    if expect.top_tag is not None:
+        top = catalog.get_items(ids[:1], n_tags=50)[ids[0]]
+        assert expect.top_tag in top.tags, f"{where}: {top.title} {top.tags}"
+    # the reply names only recommended items (the template lists them)
+    assert not check_reply(result.reply, result.recommendations, suspects=expect.not_titles)
+
+
+def _check_item(v: ItemView, expect: Expect, where: str) -> None:
+    """One recommended item meets the turn's expected conditions."""
+    cats = set(v.categories)
+    label = f"{where}: {v.title} ({v.year}, {sorted(cats)})"
+    assert set(expect.categories_all) <= cats, label
+    assert not set(expect.categories_none) & cats, label
+    if expect.categories_any:
+        assert set(expect.categories_any) & cats, label
+    if expect.year_min is not None:
+        assert v.year is not None and v.year >= expect.year_min, label
+    if expect.year_max is not None:
+        assert v.year is not None and v.year <= expect.year_max, label
+    assert v.title not in expect.not_titles, label
+    if expect.min_rating is not None:
+        assert v.rating_avg is not None and v.rating_avg >= expect.min_rating, label
+
+
+def _check_final_plan(result: TurnResult, expect: Expect, where: str) -> None:
+    """The turn's last plan calls the expected tools and leaves out the expected args."""
     if expect.tools:
         final = result.trace["attempts"][-1]
         used = [c["name"] for c in final["calls"]]
@@ -396,11 +410,6 @@ def _check(
     for arg in expect.args_absent:
         final = result.trace["attempts"][-1]
         assert all(arg not in (c["args"] or {}) for c in final["calls"]), f"{where}: {arg}"
-    if expect.top_tag is not None:
-        top = catalog.get_items(ids[:1], n_tags=50)[ids[0]]
-        assert expect.top_tag in top.tags, f"{where}: {top.title} {top.tags}"
-    # the reply names only recommended items (the template lists them)
-    assert not check_reply(result.reply, result.recommendations, suspects=expect.not_titles)
 
 
 @pytest.mark.parametrize("name,turns", CONVERSATIONS, ids=[c[0] for c in CONVERSATIONS])
@@ -417,5 +426,6 @@ async def test_conversation(
         assert result.trace["llm"]["calls"] <= 1 + len(result.trace["reflections"])
         if expect.info_title is None:
             shown |= {r.item_id for r in result.recommendations}
+    assert session_id is not None
     stored = await agent.get_session(session_id)
     assert [m.content for m in stored.messages if m.role == "user"] == [t[0] for t in turns]

@@ -119,34 +119,47 @@ def search_text(
     to_index, from_index = row_maps(ctx, index)
     fast = hasattr(index, "search_rows")
     if ctx.bus.rows is None:
-        hidden_ids = set() if include_shown else ctx.hidden_ids()
-        hidden = ctx.hidden_rows() if hidden_ids else np.empty(0, dtype=np.int64)
-        if fast:
-            found, scores = index.search_rows(query, n=limit + len(hidden_ids))
-            rows = found if from_index is None else from_index[found]
-            keep = rows >= 0
-            if hidden.size:
-                keep &= ~np.isin(rows, hidden)
-            rows, scores = rows[keep][:limit], scores[keep][:limit]
-        else:
-            hits = index.search(query, n=limit + len(hidden_ids))
-            rows = ctx.catalog.rows([h.item_id for h in hits])
-            known = {h.item_id: h.score for h in hits}
-            scores = np.array([known[i] for i in ctx.catalog.columns.ids[rows].tolist()],
-                              dtype=np.float64)
-            keep = ~np.isin(rows, hidden)
-            rows, scores = rows[keep][:limit], scores[keep][:limit]
-        if not rows.size:
-            ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
-            if query not in ctx.notes.unresolved:
-                ctx.notes.unresolved.append(query)
-            return bus_output(ctx, f'no item matches "{query}"; candidates unchanged',
-                              matched=0)
-        ctx.bus.set_rows("search_text", rows, scores, detail=query, unique=True)
-        if avoid:
-            return _push_down(ctx, index, avoid, include_shown, limit)
-        return bus_output(ctx, f'text match "{query}"', matched=int(rows.size))
+        return _search_all(ctx, index, query, avoid, include_shown, limit, from_index, fast)
     # a soft condition on an existing set re-ranks it: matches first, the rest keep order
+    return _rerank(ctx, index, query, avoid, include_shown, limit, to_index, fast)
+
+
+def _search_all(ctx: ToolContext, index: Any, query: str, avoid: str | None,
+                include_shown: bool, limit: int, from_index: np.ndarray | None,
+                fast: bool) -> ToolOutput:
+    """search_text without candidates yet: the best text matches become the candidates."""
+    hidden_ids = set() if include_shown else ctx.hidden_ids()
+    hidden = ctx.hidden_rows() if hidden_ids else np.empty(0, dtype=np.int64)
+    if fast:
+        found, scores = index.search_rows(query, n=limit + len(hidden_ids))
+        rows = found if from_index is None else from_index[found]
+        keep = rows >= 0
+        if hidden.size:
+            keep &= ~np.isin(rows, hidden)
+        rows, scores = rows[keep][:limit], scores[keep][:limit]
+    else:
+        hits = index.search(query, n=limit + len(hidden_ids))
+        rows = ctx.catalog.rows([h.item_id for h in hits])
+        known = {h.item_id: h.score for h in hits}
+        scores = np.array([known[i] for i in ctx.catalog.columns.ids[rows].tolist()],
+                          dtype=np.float64)
+        keep = ~np.isin(rows, hidden)
+        rows, scores = rows[keep][:limit], scores[keep][:limit]
+    if not rows.size:
+        ctx.notes.messages.append(f"search_text matched nothing: {query!r}")
+        if query not in ctx.notes.unresolved:
+            ctx.notes.unresolved.append(query)
+        return bus_output(ctx, f'no item matches "{query}"; candidates unchanged',
+                          matched=0)
+    ctx.bus.set_rows("search_text", rows, scores, detail=query, unique=True)
+    if avoid:
+        return _push_down(ctx, index, avoid, include_shown, limit)
+    return bus_output(ctx, f'text match "{query}"', matched=int(rows.size))
+
+
+def _rerank(ctx: ToolContext, index: Any, query: str, avoid: str | None, include_shown: bool,
+            limit: int, to_index: np.ndarray | None, fast: bool) -> ToolOutput:
+    """search_text over candidates: text matches first (best first), the rest keep order."""
     within = visible_rows(ctx, include_shown)
     score = _text_scores(ctx, index, query, within, to_index, fast)
     hit = score > 0

@@ -74,8 +74,23 @@ def update_profile(
     if not any((liked, disliked, already, wanted, avoided, year_min, year_max, popularity, note)):
         raise ModelRetry("nothing to record: give at least one of like, dislike, seen, "
                          "want_categories, avoid_categories, year_min, year_max, popularity, note")
+    changes = _record_items(ctx, liked, disliked, already)
+    changes += _record_expectations(ctx, wanted, avoided, year_min, year_max, popularity, note)
+    if disliked and ctx.bus.rows is not None:
+        gone = ctx.catalog.rows(disliked)
+        ctx.bus.narrow_rows("update_profile", ~np.isin(ctx.bus.rows, gone),
+                            detail="dislikes removed")
+    ctx.notes.profile_changes.extend(changes)
+    return ToolOutput(text="profile: " + "; ".join(changes),
+                      data={"changes": changes, "liked": liked, "disliked": disliked},
+                      items=liked + disliked)
+
+
+def _record_items(
+    ctx: ToolContext, liked: list[str], disliked: list[str], already: list[str]
+) -> list[str]:
+    """Likes, dislikes and seen items into the session's profile; the changes, described."""
     profile = ctx.session.profile
-    exp = profile.expectations
     changes = []
     for i in liked:
         profile.like(i)
@@ -86,6 +101,21 @@ def update_profile(
     for i in already:
         profile.saw(i)
         changes.append(f"has seen {ctx.catalog.label(i)}")
+    return changes
+
+
+def _record_expectations(
+    ctx: ToolContext,
+    wanted: list[str],
+    avoided: list[str],
+    year_min: int | None,
+    year_max: int | None,
+    popularity: Literal["popular", "niche"] | None,
+    note: str | None,
+) -> list[str]:
+    """Stated expectations into the session's profile; the changes, described."""
+    exp = ctx.session.profile.expectations
+    changes = []
     for c in wanted:
         exp.want(c)
         changes.append(f"wants {c}")
@@ -104,11 +134,4 @@ def update_profile(
     if note:
         exp.notes = (exp.notes + [note.strip()])[-10:]
         changes.append(f"note: {note.strip()}")
-    if disliked and ctx.bus.rows is not None:
-        gone = ctx.catalog.rows(disliked)
-        ctx.bus.narrow_rows("update_profile", ~np.isin(ctx.bus.rows, gone),
-                            detail="dislikes removed")
-    ctx.notes.profile_changes.extend(changes)
-    return ToolOutput(text="profile: " + "; ".join(changes),
-                      data={"changes": changes, "liked": liked, "disliked": disliked},
-                      items=liked + disliked)
+    return changes

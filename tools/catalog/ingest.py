@@ -354,6 +354,25 @@ def _tag_name(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
+def _item_title(value: str, path: Path, line: int) -> str:
+    """An item's title, whitespace collapsed; present and at most ``TITLE_LEN`` long."""
+    title = " ".join(value.split())
+    if not title:
+        raise IngestError(path, line, "missing title")
+    if len(title) > TITLE_LEN:
+        raise IngestError(path, line, f"title is longer than {TITLE_LEN} characters")
+    return title
+
+
+def _set_popularity(item: _ItemRow, value: str, path: Path, line: int) -> None:
+    """The items file's popularity value (empty: none; negative: an error)."""
+    item.popularity = _parse_number(value, "popularity", path, line)
+    if item.popularity is not None:
+        if item.popularity < 0:
+            raise IngestError(path, line, "popularity must not be negative")
+        item.attributes[POPULARITY_SOURCE] = "file"
+
+
 def _read_items_csv(path: Path, batch: _Batch, progress: Progress) -> dict[str, int]:
     """Items file -> batch.items; returns item_id -> line for the interaction check."""
     seen: dict[str, int] = {}
@@ -370,12 +389,7 @@ def _read_items_csv(path: Path, batch: _Batch, progress: Progress) -> dict[str, 
                 raise IngestError(
                     path, line, f"item_id {item_id!r} appears twice (first on line {seen[item_id]})"
                 )
-            title = " ".join(row[idx["title"]].split())
-            if not title:
-                raise IngestError(path, line, "missing title")
-            if len(title) > TITLE_LEN:
-                raise IngestError(path, line, f"title is longer than {TITLE_LEN} characters")
-            item = _ItemRow(item_id=item_id, title=title)
+            item = _ItemRow(item_id=item_id, title=_item_title(row[idx["title"]], path, line))
             if i_desc is not None:
                 item.description = row[i_desc].strip() or None
             if i_year is not None:
@@ -386,11 +400,7 @@ def _read_items_csv(path: Path, batch: _Batch, progress: Progress) -> dict[str, 
                 names = _split_names(row[i_tags], TAG_LEN, "tag", path, line)
                 item.tags = {t: 1 for t in dict.fromkeys(_tag_name(n) for n in names)}
             if i_pop is not None:
-                item.popularity = _parse_number(row[i_pop], "popularity", path, line)
-                if item.popularity is not None:
-                    if item.popularity < 0:
-                        raise IngestError(path, line, "popularity must not be negative")
-                    item.attributes[POPULARITY_SOURCE] = "file"
+                _set_popularity(item, row[i_pop], path, line)
             for i, name in extra:
                 if row[i].strip():
                     item.attributes[name] = row[i].strip()
@@ -418,10 +428,9 @@ def _read_interactions(
     with _CsvFile(path, (c_user, c_item), allowed) as f, _bar(progress, path.name) as bar:
         iu, ii = f.index[c_user], f.index[c_item]
         ir, its = f.index.get(c_rating), f.index.get(c_ts)
-        if ir is not None:
-            batch.interaction_columns.add("rating")
-        if its is not None:
-            batch.interaction_columns.add("ts")
+        # the row loop is the import's hot path: kept inline, without per-row helper calls
+        batch.interaction_columns |= {
+            column for column, i in (("rating", ir), ("ts", its)) if i is not None}
         n = 0
         for line, row in f.rows():
             user = row[iu].strip()
@@ -864,7 +873,18 @@ _MOVIELENS_LINKS = {"imdb_id": _imdb_url, "tmdb_id": _tmdb_url}
 
 
 def _read_movielens(directory: Path, batch: _Batch, progress: Progress) -> dict[str, str]:
-    movies = directory / "movies.csv"
+    by_id = _read_movielens_movies(directory / "movies.csv", batch)
+    links = directory / "links.csv"
+    if links.exists():
+        _read_movielens_links(links, batch, by_id)
+    tags = directory / "tags.csv"
+    if tags.exists():
+        _read_movielens_tags(tags, batch, by_id)
+    return {movie_id: movie_id for movie_id in by_id}
+
+
+def _read_movielens_movies(movies: Path, batch: _Batch) -> dict[str, _ItemRow]:
+    """movies.csv -> batch.items (title, year, genres, alternate titles); movieId -> item."""
     by_id: dict[str, _ItemRow] = {}
     with _CsvFile(movies, ("movieid", "title", "genres"), ("movieid", "title", "genres")) as f:
         i_id, i_title, i_genres = f.index["movieid"], f.index["title"], f.index["genres"]
@@ -887,48 +907,50 @@ def _read_movielens(directory: Path, batch: _Batch, progress: Progress) -> dict[
             batch.rows += 1
     batch.items = list(by_id.values())
     batch.item_columns |= {"year", "categories"}
+    return by_id
 
-    links = directory / "links.csv"
-    if links.exists():
-        cols = ("movieid", "imdbid", "tmdbid")
-        with _CsvFile(links, ("movieid",), cols) as f:
-            i_id = f.index["movieid"]
-            extra = [(f.index[c], c[:-2] + "_id") for c in cols[1:] if c in f.index]
-            for line, row in f.rows():
-                movie_id = _need_id(row[i_id], "movieId", links, line)
-                linked = by_id.get(movie_id)
-                if linked is None:
-                    raise IngestError(links, line, f"movieId {movie_id!r} is not in movies.csv")
-                for i, key in extra:
-                    value = row[i].strip()
-                    if value:
-                        linked.attributes[key] = value
-                        url = _MOVIELENS_LINKS[key](value)
-                        if url:
-                            linked.attributes[key[:-3] + "_url"] = url
-                batch.rows += 1
 
-    tags = directory / "tags.csv"
-    if tags.exists():
-        batch.item_columns.add("tags")
-        tag_cols = ("userid", "movieid", "tag", "timestamp")
-        with _CsvFile(tags, ("movieid", "tag"), tag_cols) as f:
-            i_id, i_tag = f.index["movieid"], f.index["tag"]
-            i_ts = f.index.get("timestamp")
-            for line, row in f.rows():
-                movie_id = _need_id(row[i_id], "movieId", tags, line)
-                tagged = by_id.get(movie_id)
-                if tagged is None:
-                    raise IngestError(tags, line, f"movieId {movie_id!r} is not in movies.csv")
-                if i_ts is not None:
-                    _parse_timestamp(row[i_ts], tags, line)
-                name = _tag_name(row[i_tag])
-                if len(name) > TAG_LEN:
-                    raise IngestError(tags, line, f"tag is longer than {TAG_LEN} characters")
-                if name:
-                    tagged.tags[name] = tagged.tags.get(name, 0) + 1
-                batch.rows += 1
-    return {movie_id: movie_id for movie_id in by_id}
+def _read_movielens_links(links: Path, batch: _Batch, by_id: dict[str, _ItemRow]) -> None:
+    """links.csv -> the movies' ``imdb_id``/``tmdb_id`` attributes and the pages they name."""
+    cols = ("movieid", "imdbid", "tmdbid")
+    with _CsvFile(links, ("movieid",), cols) as f:
+        i_id = f.index["movieid"]
+        extra = [(f.index[c], c[:-2] + "_id") for c in cols[1:] if c in f.index]
+        for line, row in f.rows():
+            movie_id = _need_id(row[i_id], "movieId", links, line)
+            linked = by_id.get(movie_id)
+            if linked is None:
+                raise IngestError(links, line, f"movieId {movie_id!r} is not in movies.csv")
+            for i, key in extra:
+                value = row[i].strip()
+                if value:
+                    linked.attributes[key] = value
+                    url = _MOVIELENS_LINKS[key](value)
+                    if url:
+                        linked.attributes[key[:-3] + "_url"] = url
+            batch.rows += 1
+
+
+def _read_movielens_tags(tags: Path, batch: _Batch, by_id: dict[str, _ItemRow]) -> None:
+    """tags.csv -> the movies' tags, counted (how many users gave each)."""
+    batch.item_columns.add("tags")
+    tag_cols = ("userid", "movieid", "tag", "timestamp")
+    with _CsvFile(tags, ("movieid", "tag"), tag_cols) as f:
+        i_id, i_tag = f.index["movieid"], f.index["tag"]
+        i_ts = f.index.get("timestamp")
+        for line, row in f.rows():
+            movie_id = _need_id(row[i_id], "movieId", tags, line)
+            tagged = by_id.get(movie_id)
+            if tagged is None:
+                raise IngestError(tags, line, f"movieId {movie_id!r} is not in movies.csv")
+            if i_ts is not None:
+                _parse_timestamp(row[i_ts], tags, line)
+            name = _tag_name(row[i_tag])
+            if len(name) > TAG_LEN:
+                raise IngestError(tags, line, f"tag is longer than {TAG_LEN} characters")
+            if name:
+                tagged.tags[name] = tagged.tags.get(name, 0) + 1
+            batch.rows += 1
 
 
 def ingest_movielens(

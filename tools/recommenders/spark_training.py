@@ -595,19 +595,14 @@ def train_spark(
     from tools.recommenders.popularity import PopularityRecommender
     from tools.recommenders.training import NoInteractionsError
 
-    if engine is None and not interactions:
-        raise ValueError("give interaction files or a catalog database")
-    if jdbc and (interactions or engine is None):
-        raise ValueError("JDBC reads the catalog database: give it, and no interaction files")
+    _check_sources(engine, interactions, jdbc)
     source_jdbc = None
     if jdbc:
         source_jdbc = jdbc_source(engine.url.render_as_string(hide_password=False), conf)
         conf = with_jdbc_jar(conf, source_jdbc)
     als_params = {**ALSRecommender.defaults, "random_state": seed, **dict(params or {})}
     ALSRecommender(**als_params)  # unknown / bad parameters fail before Spark starts
-    for name in map(str, interactions):
-        if "://" not in name and not Path(name).exists():
-            raise FileNotFoundError(f"{name}: no such file")
+    _check_files(interactions)
     timings: dict[str, float] = {}
     metrics: dict[str, Any] = {}
     clock = time.perf_counter()
@@ -623,18 +618,8 @@ def train_spark(
     spark_version = require_pyspark()
     with spark_session(master, conf) as spark:
         stage("start", f"started Spark {spark_version} on {master}")
-        log = None
-        read_partitions = None
-        if interactions:
-            raw = read_files(spark, interactions)
-            source = ", ".join(str(p) for p in interactions)
-        elif source_jdbc is not None:
-            raw = read_jdbc(spark, source_jdbc, partitions=jdbc_partitions)
-            source = source_jdbc.label
-            read_partitions = int(raw.rdd.getNumPartitions())
-        else:
-            raw, log = read_catalog(spark, engine)
-            source = "catalog database (SQLAlchemy, handed to Spark)"
+        raw, log, source, read_partitions = _read_source(
+            spark, engine, interactions, source_jdbc, jdbc_partitions)
         prepared = prepare(spark, raw, min_rating=min_rating)
         if len(prepared.user_ids) == 0:
             raise NoInteractionsError(f"no interactions to train on in {source}")
@@ -648,25 +633,14 @@ def train_spark(
         prepared.frame.unpersist()
         stage("collect", f"collected {matrix.nnz} interactions and the factors")
         if evaluate and log is not None:
-            try:
-                result = evaluate_with(spark, log, seed=seed, params=als_params,
-                                       min_rating=min_rating)
-                row = {k: v for k, v in result["models"]["als-spark"].items() if k != "params"}
-                metrics = {"als": row, "users": result["users"]}
-            except ValueError as exc:  # e.g. no user with two interactions
-                metrics = {"skipped": str(exc)}
+            metrics = _evaluate_metrics(spark, log, seed=seed, params=als_params,
+                                        min_rating=min_rating)
             stage("evaluate", "evaluated (leave-last-out, ALS fitted on Spark)")
         elif evaluate:
             where = "over JDBC" if source_jdbc is not None else "from files"
             metrics = {"skipped": f"interactions read {where}: `recagent evaluate --engine "
                                   "spark` evaluates the catalog's interactions"}
-    if log is not None:
-        fingerprint = log.fingerprint()
-        if min_rating is not None:
-            fingerprint = hashlib.sha256(
-                f"{fingerprint}:min_rating={min_rating}".encode()).hexdigest()
-    else:
-        fingerprint = matrix_fingerprint(prepared.user_ids, prepared.item_ids, matrix)
+    fingerprint = _fingerprint(log, min_rating, prepared, matrix)
     data = InteractionData(matrix=matrix, user_ids=prepared.user_ids,
                            item_ids=prepared.item_ids, fingerprint=fingerprint)
     with artifacts.writing_artifact(model_dir, fingerprint) as tmp:
@@ -695,6 +669,67 @@ def train_spark(
                      "items": len(data.item_ids)},
         }
         return artifacts.publish(tmp, fingerprint, meta)
+
+
+def _check_sources(engine: Any, interactions: Sequence[str | Path], jdbc: bool) -> None:
+    """:func:`train_spark` reads interaction files or the catalog database (JDBC: only it)."""
+    if engine is None and not interactions:
+        raise ValueError("give interaction files or a catalog database")
+    if jdbc and (interactions or engine is None):
+        raise ValueError("JDBC reads the catalog database: give it, and no interaction files")
+
+
+def _check_files(interactions: Sequence[str | Path]) -> None:
+    """Local interaction files exist (URLs are left to Spark)."""
+    for name in map(str, interactions):
+        if "://" not in name and not Path(name).exists():
+            raise FileNotFoundError(f"{name}: no such file")
+
+
+def _read_source(
+    spark: Any, engine: Any, interactions: Sequence[str | Path], source_jdbc: JdbcSource | None,
+    jdbc_partitions: int | None,
+) -> tuple[Any, Any, str, int | None]:
+    """The raw interactions frame from the files, over JDBC or from the catalog through
+    SQLAlchemy: (frame, the catalog's interaction log or None, source label, JDBC read
+    partitions or None)."""
+    log = None
+    read_partitions = None
+    if interactions:
+        raw = read_files(spark, interactions)
+        source = ", ".join(str(p) for p in interactions)
+    elif source_jdbc is not None:
+        raw = read_jdbc(spark, source_jdbc, partitions=jdbc_partitions)
+        source = source_jdbc.label
+        read_partitions = int(raw.rdd.getNumPartitions())
+    else:
+        raw, log = read_catalog(spark, engine)
+        source = "catalog database (SQLAlchemy, handed to Spark)"
+    return raw, log, source, read_partitions
+
+
+def _evaluate_metrics(spark: Any, log: Any, *, seed: int, params: Mapping[str, Any],
+                      min_rating: float | None) -> dict[str, Any]:
+    """The artifact's metrics: leave-last-out with ALS fitted on Spark (or why skipped)."""
+    try:
+        result = evaluate_with(spark, log, seed=seed, params=params, min_rating=min_rating)
+        row = {k: v for k, v in result["models"]["als-spark"].items() if k != "params"}
+        return {"als": row, "users": result["users"]}
+    except ValueError as exc:  # e.g. no user with two interactions
+        return {"skipped": str(exc)}
+
+
+def _fingerprint(log: Any, min_rating: float | None, prepared: Prepared,
+                 matrix: sp.csr_matrix) -> str:
+    """The artifact's data fingerprint: the catalog log's (with the rating floor), else the
+    collected matrix's."""
+    if log is not None:
+        fingerprint: str = log.fingerprint()
+        if min_rating is not None:
+            fingerprint = hashlib.sha256(
+                f"{fingerprint}:min_rating={min_rating}".encode()).hexdigest()
+        return fingerprint
+    return matrix_fingerprint(prepared.user_ids, prepared.item_ids, matrix)
 
 
 # ---- evaluation ------------------------------------------------------------------------------
