@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, overload
 
 from fastapi import Request
 
@@ -19,18 +19,22 @@ from api.metrics import Metrics
 from recagent.settings import Settings
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
+    metrics: Metrics = request.app.state.metrics
+    return metrics
 
 
 async def get_gate(request: Request) -> TurnGate:
-    return request.app.state.turn_gate
+    gate: TurnGate = request.app.state.turn_gate
+    return gate
 
 
 def runtime_of(request: Request) -> Any:
@@ -45,7 +49,12 @@ async def get_runtime(request: Request) -> Any:
     return runtime_of(request)
 
 
-async def call_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+@overload
+async def call_blocking(fn: Callable[P, Coroutine[Any, Any, T]], /,
+                        *args: P.args, **kwargs: P.kwargs) -> T: ...
+@overload
+async def call_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+async def call_blocking(fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Any:
     """Run a blocking call in a worker thread (or await it when it is a coroutine function)."""
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)

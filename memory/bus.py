@@ -126,13 +126,15 @@ class CandidateBus:
             if skip.size:
                 prefix = rows[: n + skip.size]  # each skipped id removes at most one
                 rows = prefix[~np.isin(prefix, skip)]
-        return self.universe.ids[rows[:n]].tolist()
+        head: list[str] = self.universe.ids[rows[:n]].tolist()
+        return head
 
     def slice(self, start: int, stop: int) -> list[str]:
         """The ids of candidates ``start`` to ``stop`` (like ``ids[start:stop]``)."""
         if self.rows is None:
             return []
-        return self.universe.ids[self.rows[start:stop]].tolist()
+        ids: list[str] = self.universe.ids[self.rows[start:stop]].tolist()
+        return ids
 
     def score_of(self, item_id: str) -> float:
         """The score of one candidate (0.0 when it is not one)."""

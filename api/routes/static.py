@@ -95,7 +95,8 @@ async def _texts(request: Request) -> dict[str, Any]:
 
     runtime = runtime_of(request)
     key = (id(runtime.catalog), len(runtime.catalog))
-    cached = getattr(request.app.state, _CONFIG_KEY, None)
+    cached: tuple[tuple[int, int], dict[str, Any]] | None = getattr(
+        request.app.state, _CONFIG_KEY, None)
     if cached is not None and cached[0] == key:
         return cached[1]
     words = item_words(runtime.settings)

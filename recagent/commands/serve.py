@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 APP_FACTORY = "api.app:create_app"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="serve the API and the chat widget (uvicorn)")
     add_server_options(p)
     p.set_defaults(func=_serve)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import redis
@@ -73,6 +73,12 @@ def pg_world(ml_pg_url: str, agent_settings: Settings) -> Iterator[World]:
 AgentFactory = Callable[..., Awaitable[Agent]]
 
 
+class Closable(Protocol):
+    """What a test closes at teardown: session stores and agents (their LLM clients)."""
+
+    async def aclose(self) -> None: ...
+
+
 @pytest.fixture
 def redis_cleanup(redis_prefix: str) -> Iterator[str]:
     yield redis_prefix
@@ -89,7 +95,7 @@ async def _factory_for(
     world: World,
     bundle: ModelBundle,
     settings: Settings,
-    stores: list[SessionStore],
+    stores: list[Closable],
     redis_prefix: str | None,
     profile_engine: Any = None,
 ) -> AgentFactory:
@@ -130,7 +136,7 @@ async def make_agent(
     sqlite_world: World, agent_bundle: ModelBundle, agent_settings: Settings
 ) -> AsyncIterator[AgentFactory]:
     """Agents on SQLite + the in-process session store."""
-    stores: list[SessionStore] = []
+    stores: list[Closable] = []
     yield await _factory_for(sqlite_world, agent_bundle, agent_settings, stores, None)
     for store in stores:
         await store.aclose()  # session stores and agents (their LLM clients)
@@ -144,7 +150,7 @@ async def make_backend_agent(
     redis_cleanup: str,
 ) -> AsyncIterator[AgentFactory]:
     """Agents on SQLite + in-process memory, and on PostgreSQL + Redis."""
-    stores: list[SessionStore] = []
+    stores: list[Closable] = []
     if request.param == "sqlite+memory":
         world = request.getfixturevalue("sqlite_world")
         factory = await _factory_for(world, agent_bundle, agent_settings, stores, None)

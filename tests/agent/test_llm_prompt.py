@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agent.service import Agent
+from tests.agent.conftest import AgentFactory
 from tests.openai_stub import OpenAIStub, StubReply
 
 WESTERNS = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]}),
@@ -25,14 +26,14 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-async def _agent(make_agent: Any, stub: OpenAIStub, **overrides: Any) -> Agent:
+async def _agent(make_agent: AgentFactory, stub: OpenAIStub, **overrides: Any) -> Agent:
     agent: Agent = await make_agent(settings_overrides={
         "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
         **overrides})
     return agent
 
 
-async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: Any,
+async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: AgentFactory,
                                                                stub: OpenAIStub) -> None:
     stub.push(WESTERNS, StubReply(content="Westerns."))
     agent = await _agent(make_agent, stub)
@@ -48,7 +49,7 @@ async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: Any,
 
 
 async def test_demonstrations_are_the_catalogs_domain_without_placeholders(
-        make_agent: Any, stub: OpenAIStub) -> None:
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="What kind of story are you after?"))
     agent = await _agent(make_agent, stub, demonstrations_k=20)
     await agent.turn("recommend me some history books about the war please")
@@ -67,7 +68,7 @@ async def test_demonstrations_are_the_catalogs_domain_without_placeholders(
     assert ids == {m["tool_call_id"] for m in sent if m["role"] == "tool"}
 
 
-async def test_the_nth_recommendation_is_a_real_reference(make_agent: Any,
+async def test_the_nth_recommendation_is_a_real_reference(make_agent: AgentFactory,
                                                           stub: OpenAIStub) -> None:
     stub.push(WESTERNS, StubReply(content="Westerns."),
               StubReply(tool_calls=[("similar_items", {"item_ids": ["#2"]})]),
@@ -94,7 +95,7 @@ ASKS = [
 ]
 
 
-async def test_the_planner_prompt_stays_under_budget_at_turn_ten(make_agent: Any,
+async def test_the_planner_prompt_stays_under_budget_at_turn_ten(make_agent: AgentFactory,
                                                                  stub: OpenAIStub) -> None:
     agent = await _agent(make_agent, stub)
     session = None

@@ -11,7 +11,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from agent.llm import LLMConfigError, make_chat_model
 from agent.service import Agent
 from api.admission import turn_limit
 from recagent.settings import load_settings
+from tests.agent.conftest import AgentFactory
 from tests.ollama_stub import OllamaStub
 from tests.openai_stub import OpenAIStub, StubError, StubReply
 
@@ -33,7 +33,7 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-async def test_ollama_provider_plans_and_writes_the_reply(make_agent: Any) -> None:
+async def test_ollama_provider_plans_and_writes_the_reply(make_agent: AgentFactory) -> None:
     with OllamaStub() as ollama:
         ollama.push(WESTERNS, StubReply(content="Ten westerns, the best known first."))
         agent: Agent = await make_agent(settings_overrides={
@@ -50,7 +50,7 @@ async def test_ollama_provider_plans_and_writes_the_reply(make_agent: Any) -> No
     assert ollama.unexpected == 0 and set(ollama.paths) == {"/api/chat"}
 
 
-async def test_ollama_tool_calls_written_as_text_are_run(make_agent: Any) -> None:
+async def test_ollama_tool_calls_written_as_text_are_run(make_agent: AgentFactory) -> None:
     tagged = ('<tool_call>{"name": "filter_items", "arguments": {"categories_all": '
               '["Western"]}}</tool_call>')
     with OllamaStub() as ollama:
@@ -86,7 +86,7 @@ def _install_custom_model(root: Path, monkeypatch: pytest.MonkeyPatch, base_url:
 
 
 async def test_custom_model_without_tool_binding_plans_in_text(
-        make_agent: Any, stub: OpenAIStub, tmp_path: Path,
+        make_agent: AgentFactory, stub: OpenAIStub, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     _install_custom_model(tmp_path, monkeypatch, stub.base_url)
     tagged = ('<tool_call>{"name": "filter_items", "arguments": {"categories_all": '
@@ -126,7 +126,7 @@ def test_recagent_serve_without_the_provider_package_says_so_in_one_line(tmp_pat
     assert "Traceback" not in done.stdout + done.stderr
 
 
-async def test_a_429_is_retried_with_backoff_not_given_up(make_agent: Any,
+async def test_a_429_is_retried_with_backoff_not_given_up(make_agent: AgentFactory,
                                                           stub: OpenAIStub) -> None:
     stub.push(StubError(429, "rate limited"), WESTERNS, StubError(503),
               StubReply(content="Westerns it is."))

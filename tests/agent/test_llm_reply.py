@@ -11,6 +11,7 @@ import pytest
 from agent.reply_check import check_reply
 from agent.service import Agent
 from agent.types import Recommendation
+from tests.agent.conftest import AgentFactory
 from tests.openai_stub import OpenAIStub, StubReply
 
 GODFATHER = StubReply(tool_calls=[("lookup_items", {"names": ["The Godfather Part 4"]}),
@@ -25,7 +26,7 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-async def _agent(make_agent: Any, stub: OpenAIStub, **overrides: Any) -> Agent:
+async def _agent(make_agent: AgentFactory, stub: OpenAIStub, **overrides: Any) -> Agent:
     agent: Agent = await make_agent(settings_overrides={
         "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
         **overrides})
@@ -38,7 +39,7 @@ def _reply_prompt(stub: OpenAIStub) -> str:
     return "\n".join(str(m["content"]) for m in last["messages"])
 
 
-async def test_the_reply_writer_sees_a_substitution_and_may_say_it(make_agent: Any,
+async def test_the_reply_writer_sees_a_substitution_and_may_say_it(make_agent: AgentFactory,
                                                                    stub: OpenAIStub) -> None:
     said = ("There is no Part 4, so I went with The Godfather: Part II — "
             "these share its mood.")
@@ -55,7 +56,7 @@ async def test_the_reply_writer_sees_a_substitution_and_may_say_it(make_agent: A
     assert len(stub.requests) == 2  # observing costs no call
 
 
-async def test_the_template_says_a_substitution_too(make_agent: Any,
+async def test_the_template_says_a_substitution_too(make_agent: AgentFactory,
                                                     stub: OpenAIStub) -> None:
     from tests.openai_stub import StubError
 
@@ -66,7 +67,8 @@ async def test_the_template_says_a_substitution_too(make_agent: Any,
     assert "Part II" in result.reply and result.recommendations
 
 
-async def test_a_name_not_found_is_in_the_observation(make_agent: Any, stub: OpenAIStub) -> None:
+async def test_a_name_not_found_is_in_the_observation(make_agent: AgentFactory,
+                                                      stub: OpenAIStub) -> None:
     plan = StubReply(tool_calls=[("lookup_items", {"names": ["Qwxzzy Blorft"]}),
                                  ("rank_by_popularity", {})])
     stub.push(plan, StubReply(content="I could not find that one; here are popular picks."))
@@ -76,7 +78,7 @@ async def test_a_name_not_found_is_in_the_observation(make_agent: Any, stub: Ope
     assert '"Qwxzzy Blorft": not found in the catalog' in _reply_prompt(stub)
 
 
-async def test_friday_night_is_not_a_title(make_agent: Any, stub: OpenAIStub) -> None:
+async def test_friday_night_is_not_a_title(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     said = "Perfect for a Friday night in: light comedies everyone knows."
     stub.push(COMEDIES, StubReply(content=said))
     agent = await _agent(make_agent, stub)
@@ -86,7 +88,7 @@ async def test_friday_night_is_not_a_title(make_agent: Any, stub: OpenAIStub) ->
     assert result.reply == said and not result.trace["fallbacks"]
 
 
-async def test_a_reply_naming_an_item_not_recommended_is_replaced(make_agent: Any,
+async def test_a_reply_naming_an_item_not_recommended_is_replaced(make_agent: AgentFactory,
                                                                   stub: OpenAIStub) -> None:
     stub.push(COMEDIES, StubReply(content="You will love The Shawshank Redemption."))
     agent = await _agent(make_agent, stub)
@@ -96,7 +98,7 @@ async def test_a_reply_naming_an_item_not_recommended_is_replaced(make_agent: An
 
 
 async def test_an_answer_naming_items_without_a_plan_becomes_the_offline_plan(
-        make_agent: Any, stub: OpenAIStub) -> None:
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="Watch Pulp Fiction and Forrest Gump, both great."))
     agent = await _agent(make_agent, stub)
     result = await agent.turn("some westerns")
@@ -106,7 +108,7 @@ async def test_an_answer_naming_items_without_a_plan_becomes_the_offline_plan(
     assert any(f["stage"] == "plan" and f["to"] == "rules" for f in result.trace["fallbacks"])
 
 
-async def test_a_greeting_takes_one_call(make_agent: Any, stub: OpenAIStub) -> None:
+async def test_a_greeting_takes_one_call(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="Hi! What are you in the mood for tonight?"))
     agent = await _agent(make_agent, stub)
     result = await agent.turn("hello there")
@@ -115,7 +117,7 @@ async def test_a_greeting_takes_one_call(make_agent: Any, stub: OpenAIStub) -> N
 
 
 async def test_when_reflection_cannot_improve_the_writer_hears_what_was_relaxed(
-        make_agent: Any, stub: OpenAIStub) -> None:
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
     narrow = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western", "Musical"],
                                                      "year_min": 2015}),
                                    ("rank_by_popularity", {})])
@@ -154,7 +156,7 @@ def test_titles_count_only_when_written_as_titles() -> None:
                        allowed=["Forrest Gump"]) == []
 
 
-async def test_fewer_items_than_asked_are_answered_without_a_replan(make_agent: Any,
+async def test_fewer_items_than_asked_are_answered_without_a_replan(make_agent: AgentFactory,
                                                                    stub: OpenAIStub) -> None:
     few = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"],
                                                   "year_min": 2015}),

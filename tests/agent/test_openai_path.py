@@ -10,6 +10,7 @@ import pytest
 from agent.llm import backend_name, make_chat_model
 from agent.service import Agent
 from recagent.settings import load_settings
+from tests.agent.conftest import AgentFactory
 from tests.openai_stub import OpenAIStub, StubError, StubGarbage, StubReply, StubSlow
 
 PLAN = StubReply(
@@ -38,7 +39,7 @@ def _llm(stub: OpenAIStub, timeout_s: float = 5.0) -> Any:
     return make_chat_model(settings)
 
 
-async def test_tool_calls_and_streamed_reply(make_agent: Any, stub: OpenAIStub) -> None:
+async def test_tool_calls_and_streamed_reply(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(PLAN, StubReply(content="Here are some fun 90s comedies like Forrest Gump."))
     llm = _llm(stub)
     assert backend_name(llm) == "openai:stub-model"
@@ -60,7 +61,7 @@ async def test_tool_calls_and_streamed_reply(make_agent: Any, stub: OpenAIStub) 
 
 
 async def test_unparseable_arguments_go_back_to_the_model(
-    make_agent: Any, stub: OpenAIStub
+    make_agent: AgentFactory, stub: OpenAIStub
 ) -> None:
     stub.push(
         StubReply(tool_calls=[("filter_items", "{not json")]), PLAN, StubReply(content="Done.")
@@ -79,7 +80,7 @@ async def test_unparseable_arguments_go_back_to_the_model(
     ids=["http-500", "garbage", "timeout"],
 )
 async def test_llm_failure_falls_back_to_rules(
-    make_agent: Any, stub: OpenAIStub, failure: Any
+    make_agent: AgentFactory, stub: OpenAIStub, failure: Any
 ) -> None:
     stub.push(failure)
     agent: Agent = await make_agent(
@@ -97,7 +98,7 @@ async def test_llm_failure_falls_back_to_rules(
 
 
 async def test_reply_stream_failure_falls_back_to_template(
-    make_agent: Any, stub: OpenAIStub
+    make_agent: AgentFactory, stub: OpenAIStub
 ) -> None:
     stub.push(PLAN, StubError(500))
     agent: Agent = await make_agent(_llm(stub))
@@ -117,7 +118,7 @@ BARE = ('{"tool_calls": [{"type": "function", "function": {"name": "filter_items
 
 
 @pytest.mark.parametrize("content", [TAGGED, FENCED, BARE], ids=["hermes-tags", "fenced", "bare"])
-async def test_tool_calls_written_as_text_are_run(make_agent: Any, stub: OpenAIStub,
+async def test_tool_calls_written_as_text_are_run(make_agent: AgentFactory, stub: OpenAIStub,
                                                   content: str) -> None:
     stub.push(StubReply(content=content), StubReply(content="A few westerns for you."))
     agent: Agent = await make_agent(_llm(stub))
@@ -128,7 +129,7 @@ async def test_tool_calls_written_as_text_are_run(make_agent: Any, stub: OpenAIS
     assert not result.trace["fallbacks"]
 
 
-async def test_unreadable_plan_falls_back_to_the_offline_planner(make_agent: Any,
+async def test_unreadable_plan_falls_back_to_the_offline_planner(make_agent: AgentFactory,
                                                                  stub: OpenAIStub) -> None:
     stub.push(StubReply(content='<tool_call>{"name": "filter_items", "arguments": {'),
               StubReply(content="Some westerns."))
@@ -140,7 +141,7 @@ async def test_unreadable_plan_falls_back_to_the_offline_planner(make_agent: Any
     assert any(f["stage"] == "plan" and f["to"] == "rules" for f in result.trace["fallbacks"])
 
 
-async def test_an_unreadable_plan_gets_one_repair_round(make_agent: Any,
+async def test_an_unreadable_plan_gets_one_repair_round(make_agent: AgentFactory,
                                                        stub: OpenAIStub) -> None:
     broken = StubReply(content='<tool_call>{"name": "filter_items", "arguments": {')
     fixed = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]})])
@@ -155,7 +156,7 @@ async def test_an_unreadable_plan_gets_one_repair_round(make_agent: Any,
 
 
 async def test_a_model_that_keeps_planning_unknown_tools_ends_in_the_offline_plan(
-        make_agent: Any, stub: OpenAIStub) -> None:
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
     bad = StubReply(tool_calls=[("find_movies", {"genre": "western"})])
     stub.push(bad, bad, bad, StubReply(content="Some westerns."))
     agent: Agent = await make_agent(_llm(stub))
@@ -165,7 +166,7 @@ async def test_a_model_that_keeps_planning_unknown_tools_ends_in_the_offline_pla
     assert any(f["to"] == "rules" for f in result.trace["fallbacks"])
 
 
-async def test_instructions_reach_the_reply_writer_not_the_planner(make_agent: Any,
+async def test_instructions_reach_the_reply_writer_not_the_planner(make_agent: AgentFactory,
                                                                    stub: OpenAIStub) -> None:
     stub.push(PLAN, StubReply(content="Voici des comédies."))
     agent: Agent = await make_agent(_llm(stub))
@@ -179,7 +180,7 @@ async def test_instructions_reach_the_reply_writer_not_the_planner(make_agent: A
                for m in plan_call["messages"])
 
 
-async def test_a_runaway_reply_is_cut(make_agent: Any, stub: OpenAIStub) -> None:
+async def test_a_runaway_reply_is_cut(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     from agent.service import MAX_REPLY_CHARS
 
     stub.push(PLAN, StubReply(content="blah " * 400_000))  # a 2 MB reply

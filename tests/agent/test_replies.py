@@ -27,11 +27,12 @@ from agent.types import Recommendation
 from agent.understanding.policy import Words
 from agent.vocabulary import Vocabulary
 from memory.store_memory import InMemorySessionStore
-from recagent.settings import load_settings
+from recagent.settings import Settings, load_settings
 from tools.catalog.db import make_engine
 from tools.catalog.ingest import ingest_csv
 from tools.catalog.repository import Catalog, ItemFilter
 from tools.recommenders.artifacts import load_bundle
+from tools.recommenders.bundle import ModelBundle
 from tools.recommenders.training import train
 from tools.registry import default_registry
 
@@ -241,8 +242,11 @@ def test_links_and_pictures_from_attributes() -> None:
 
 
 # ---- real turns on the books catalog -------------------------------------------------------
+BooksWorld = tuple[Settings, Catalog, ModelBundle]
+
+
 @pytest.fixture(scope="module")
-def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BooksWorld]:
     root = tmp_path_factory.mktemp("replies-books")
     url = f"sqlite:///{root / 'books.db'}"
     engine = make_engine(url)
@@ -259,7 +263,7 @@ def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
 
 
 @pytest.fixture
-async def books_agent(books_world: tuple) -> AsyncIterator[Agent]:
+async def books_agent(books_world: BooksWorld) -> AsyncIterator[Agent]:
     settings, catalog, bundle = books_world
     agent = Agent(settings=settings, catalog=catalog, models=bundle,
                   registry=default_registry(settings), sessions=InMemorySessionStore(),

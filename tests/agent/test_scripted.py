@@ -12,6 +12,7 @@ from agent.service import MAX_FIXES, Agent, AgentError
 from agent.testing import ScriptedChatModel, UnexpectedCall, plan
 from agent.tokens import count_tokens
 from agent.types import TurnEvent
+from tests.agent.conftest import AgentFactory
 
 COMEDY_90S = plan(
     ("filter_items", {"categories_all": ["Comedy"], "year_min": 1990, "year_max": 1999}),
@@ -19,11 +20,7 @@ COMEDY_90S = plan(
 )
 
 
-def _ok_reply(result: Any) -> str:
-    return "Try " + result  # unused helper guard
-
-
-async def test_plan_runs_in_order_and_llm_writes_reply(make_agent: Any) -> None:
+async def test_plan_runs_in_order_and_llm_writes_reply(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[COMEDY_90S, "Fun picks: Forrest Gump is a classic."])
     agent: Agent = await make_agent(model)
     result = await agent.turn("funny 90s movies")
@@ -41,7 +38,7 @@ async def test_plan_runs_in_order_and_llm_writes_reply(make_agent: Any) -> None:
     assert result.trace["llm"]["calls"] == 2
 
 
-async def test_no_tool_calls_is_the_reply(make_agent: Any) -> None:
+async def test_no_tool_calls_is_the_reply(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[AIMessage("Which genre do you like?")])
     agent: Agent = await make_agent(model)
     result = await agent.turn("hmm")
@@ -72,7 +69,8 @@ async def test_no_tool_calls_is_the_reply(make_agent: Any) -> None:
     ],
     ids=["unknown-tool", "schema-invalid", "unknown-arg", "model-retry", "unparseable"],
 )
-async def test_fixable_error_goes_back_and_is_fixed(make_agent: Any, bad: AIMessage) -> None:
+async def test_fixable_error_goes_back_and_is_fixed(make_agent: AgentFactory,
+                                                    bad: AIMessage) -> None:
     model = ScriptedChatModel(script=[bad, COMEDY_90S, "Here you go."])
     agent: Agent = await make_agent(model)
     result = await agent.turn("90s comedies")
@@ -82,11 +80,12 @@ async def test_fixable_error_goes_back_and_is_fixed(make_agent: Any, bad: AIMess
     assert attempts[0]["tools"][0]["ok"] is False and attempts[0]["tools"][0]["fixable"]
     replan_prompt = model.calls[1]
     errors = [m for m in replan_prompt if isinstance(m, ToolMessage)]
-    assert errors and errors[0].content.startswith("error")
+    assert errors and isinstance(errors[0].content, str)
+    assert errors[0].content.startswith("error")
     assert "critique:" in replan_prompt[-1].content
 
 
-async def test_fix_retries_are_bounded(make_agent: Any) -> None:
+async def test_fix_retries_are_bounded(make_agent: AgentFactory) -> None:
     bad = [plan(("no_such_tool", {"n": k})) for k in range(MAX_FIXES + 1)]
     model = ScriptedChatModel(script=bad)
     agent: Agent = await make_agent(model)
@@ -101,7 +100,7 @@ async def test_fix_retries_are_bounded(make_agent: Any) -> None:
         model.invoke("extra")
 
 
-async def test_reflection_replans_on_a_violated_condition(make_agent: Any) -> None:
+async def test_reflection_replans_on_a_violated_condition(make_agent: AgentFactory) -> None:
     # the first plan filters on a category that matches nothing in the 2030s: the filter
     # leaves the bus unchanged, so the ranking recommends non-matching items
     empty_filter = plan(
@@ -119,7 +118,7 @@ async def test_reflection_replans_on_a_violated_condition(make_agent: Any) -> No
     assert all("Comedy" in r.categories for r in result.recommendations)
 
 
-async def test_max_reflections_is_honoured(make_agent: Any) -> None:
+async def test_max_reflections_is_honoured(make_agent: AgentFactory) -> None:
     hopeless = plan(
         ("filter_items", {"categories_all": ["Western", "Animation", "Horror"]}),
         ("rank_by_popularity", {}),
@@ -143,7 +142,7 @@ async def test_max_reflections_is_honoured(make_agent: Any) -> None:
     assert model.remaining == 0
 
 
-async def test_zero_reflections(make_agent: Any) -> None:
+async def test_zero_reflections(make_agent: AgentFactory) -> None:
     hopeless = plan(
         ("filter_items", {"categories_all": ["Western"], "year_min": 2030}),
         ("rank_by_popularity", {}),
@@ -154,7 +153,7 @@ async def test_zero_reflections(make_agent: Any) -> None:
     assert len(result.trace["attempts"]) == 1 and model.remaining == 0
 
 
-async def test_llm_error_falls_back_to_rules(make_agent: Any) -> None:
+async def test_llm_error_falls_back_to_rules(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[RuntimeError("model server down")])
     agent: Agent = await make_agent(model)
     result = await agent.turn("some comedies from the 90s, no horror")
@@ -168,7 +167,7 @@ async def test_llm_error_falls_back_to_rules(make_agent: Any) -> None:
     assert "ten comedy items" in result.reply.lower()
 
 
-async def test_reply_naming_other_items_is_replaced(make_agent: Any) -> None:
+async def test_reply_naming_other_items_is_replaced(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(
         script=[COMEDY_90S, "You will love The Shawshank Redemption and Heat!"]
     )
@@ -179,7 +178,7 @@ async def test_reply_naming_other_items_is_replaced(make_agent: Any) -> None:
     assert result.recommendations[0].title in result.reply
 
 
-async def test_stream_events(make_agent: Any) -> None:
+async def test_stream_events(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[COMEDY_90S, "Some great comedies for tonight."])
     agent: Agent = await make_agent(model)
     events: list[TurnEvent] = [e async for e in agent.stream("90s comedies")]
@@ -191,7 +190,7 @@ async def test_stream_events(make_agent: Any) -> None:
     assert len([e for e in events if e.type == "delta"]) > 1  # streamed, not one blob
 
 
-async def test_stream_reports_errors_as_event(make_agent: Any) -> None:
+async def test_stream_reports_errors_as_event(make_agent: AgentFactory) -> None:
     agent: Agent = await make_agent(ScriptedChatModel(script=[]))
     events = [e async for e in agent.stream("")]
     assert [e.type for e in events] == ["error"]
@@ -201,7 +200,7 @@ async def test_stream_reports_errors_as_event(make_agent: Any) -> None:
     assert info.value.status == 400
 
 
-async def test_failed_turn_leaves_session_untouched(make_agent: Any) -> None:
+async def test_failed_turn_leaves_session_untouched(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[COMEDY_90S, "Ok."])
     agent: Agent = await make_agent(model)
     first = await agent.turn("90s comedies")
@@ -230,7 +229,7 @@ async def test_failed_turn_leaves_session_untouched(make_agent: Any) -> None:
     assert after.version == before.version and after.messages == before.messages
 
 
-async def test_prompt_budget_with_all_tools_and_three_demos(make_agent: Any) -> None:
+async def test_prompt_budget_with_all_tools_and_three_demos(make_agent: AgentFactory) -> None:
     model = ScriptedChatModel(script=[COMEDY_90S, "Ok."])
     agent: Agent = await make_agent(model)
     result = await agent.turn("something like Heat but from the 80s, no comedy")
@@ -244,7 +243,7 @@ async def test_prompt_budget_with_all_tools_and_three_demos(make_agent: Any) -> 
     assert result.trace["prompt_tokens"][0] <= 2500
 
 
-async def test_limit_sets_how_many_items_a_turn_shows_and_hides(make_agent: Any) -> None:
+async def test_limit_sets_how_many_items_a_turn_shows_and_hides(make_agent: AgentFactory) -> None:
     agent: Agent = await make_agent()  # the rules planner
     first = await agent.turn("comedies from the 1990s", limit=5)
     shown_first = [r.item_id for r in first.recommendations]
@@ -264,7 +263,7 @@ async def test_limit_sets_how_many_items_a_turn_shows_and_hides(make_agent: Any)
         assert info.value.status == 400 and info.value.code == "invalid_limit"
 
 
-async def test_a_known_users_rated_items_are_not_recommended(make_agent: Any) -> None:
+async def test_a_known_users_rated_items_are_not_recommended(make_agent: AgentFactory) -> None:
     agent: Agent = await make_agent()  # the rules planner
     rated = {i for i, _r in agent.catalog.user_history("1", limit=10_000)}
     assert rated

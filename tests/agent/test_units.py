@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent.demonstrations import DemonstrationError, DemonstrationStore, read_file
 from agent.testing import ScriptedChatModel, plan
 from agent.tokens import count_tokens, token_method
+from tests.agent.conftest import AgentFactory
 
 
 def test_demonstrations_seeded_and_retrieved() -> None:
@@ -56,7 +56,7 @@ def test_scripted_model_fails_on_extra_call() -> None:
     assert len(model.calls) == 2
 
 
-async def test_feedback_get_forget_and_learning(make_agent: Any, tmp_path: Path) -> None:
+async def test_feedback_get_forget_and_learning(make_agent: AgentFactory, tmp_path: Path) -> None:
     from agent.service import AgentError
 
     agent = await make_agent(
@@ -81,7 +81,7 @@ async def test_feedback_get_forget_and_learning(make_agent: Any, tmp_path: Path)
         await agent.get_session(first.session_id)
 
 
-async def test_owned_session_is_refused_to_others(make_agent: Any) -> None:
+async def test_owned_session_is_refused_to_others(make_agent: AgentFactory) -> None:
     from agent.service import AgentError
 
     agent = await make_agent()
@@ -91,7 +91,7 @@ async def test_owned_session_is_refused_to_others(make_agent: Any) -> None:
     assert info.value.status == 403
 
 
-async def test_lost_race_is_retried_not_overwritten(make_agent: Any) -> None:
+async def test_lost_race_is_retried_not_overwritten(make_agent: AgentFactory) -> None:
     import asyncio
 
     agent = await make_agent()
@@ -109,7 +109,7 @@ async def test_lost_race_is_retried_not_overwritten(make_agent: Any) -> None:
         assert set(r.recommendations[0].item_id for _ in [0]) <= set(stored.shown)
 
 
-async def test_chat_command(make_agent: Any) -> None:
+async def test_chat_command(make_agent: AgentFactory) -> None:
     from recagent.commands.chat import chat
 
     agent = await make_agent()

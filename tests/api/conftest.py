@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from recagent.settings import Settings, load_settings
 from tests.api.support import LiveServer, asgi_client, trained_models
+
+if TYPE_CHECKING:
+    from recagent.runtime import Runtime
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +40,7 @@ def make_settings(ml_sqlite_url: str, api_model_dir: Path) -> Callable[..., Sett
 
 
 @pytest.fixture(scope="session")
-def shared_runtime(make_settings: Callable[..., Settings]) -> Iterator[Any]:
+def shared_runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
     """One runtime for the in-process tests (no loop-bound state: in-process sessions)."""
     from recagent.runtime import build_runtime
 
@@ -47,7 +50,7 @@ def shared_runtime(make_settings: Callable[..., Settings]) -> Iterator[Any]:
 
 
 @pytest.fixture
-async def client(shared_runtime: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(shared_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     from api.app import create_app
 
     app = create_app(shared_runtime.settings, runtime=shared_runtime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -14,6 +15,9 @@ from api.routes.health import READY_TTL_S
 from recagent.settings import Settings
 from tests.api.support import TcpProxy, asgi_client, fresh_readiness, readiness_clock
 from tests.conftest import REDIS_URL
+
+if TYPE_CHECKING:
+    from recagent.runtime import Runtime
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -128,7 +132,7 @@ async def test_metrics_count_llm_calls_and_fallbacks(
 
 
 async def test_readyz_cannot_be_used_to_hammer_the_backends(
-    shared_runtime: object, make_settings: Callable[..., Settings],
+    shared_runtime: Runtime, make_settings: Callable[..., Settings],
 ) -> None:
     """However many probes arrive, at once or one after another, the database is queried
     once per READY_TTL_S, and every probe gets the (same) real answer."""
@@ -142,7 +146,7 @@ async def test_readyz_cannot_be_used_to_hammer_the_backends(
         if statement.strip().upper() == "SELECT 1":
             queries.append(statement)
 
-    engine = shared_runtime.engine  # type: ignore[attr-defined]
+    engine = shared_runtime.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         app = create_app(make_settings(), runtime=shared_runtime)

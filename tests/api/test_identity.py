@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,6 +23,9 @@ from api.identity import TOKEN_COOKIE, user_token
 from recagent.settings import Settings
 from tests.api.support import asgi_client, free_port
 from tests.conftest import REDIS_URL
+
+if TYPE_CHECKING:
+    from recagent.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "key-a-" + "a" * 24  # tenant shop-a
@@ -37,7 +40,7 @@ def bearer(key: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def app_client(runtime: Any, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(runtime: Runtime, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client of an app with ``settings`` around the shared ``runtime``."""
     from api.app import create_app
 
@@ -46,7 +49,7 @@ async def app_client(runtime: Any, settings: Settings) -> AsyncIterator[httpx.As
 
 
 @pytest.fixture
-async def keyed(shared_runtime: Any,
+async def keyed(shared_runtime: Runtime,
                 make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
     """Keys only: a server-to-server deployment."""
     async with app_client(shared_runtime, make_settings(api_keys=KEYS)) as c:
@@ -54,7 +57,7 @@ async def keyed(shared_runtime: Any,
 
 
 @pytest.fixture
-async def both(shared_runtime: Any,
+async def both(shared_runtime: Runtime,
                make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
     """Keys and a widget secret: servers and browsers."""
     async with app_client(shared_runtime,
@@ -64,7 +67,7 @@ async def both(shared_runtime: Any,
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def both_stores(
-    request: pytest.FixtureRequest, shared_runtime: Any,
+    request: pytest.FixtureRequest, shared_runtime: Runtime,
     make_settings: Callable[..., Settings], redis_prefix: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Like ``both``, once with in-process sessions and once with the real Redis store."""
@@ -242,7 +245,7 @@ async def test_browsers_prove_a_user_id_with_the_hmac(both: httpx.AsyncClient) -
 
 
 async def test_keys_only_an_unkeyed_user_id_is_refused(
-    shared_runtime: Any, make_settings: Callable[..., Settings],
+    shared_runtime: Runtime, make_settings: Callable[..., Settings],
 ) -> None:
     async with app_client(shared_runtime, make_settings(widget_secret=SECRET)) as c:
         r = await c.post("/v1/chat", json={"message": "x", "user_id": "alice"})
@@ -254,7 +257,7 @@ async def test_keys_only_an_unkeyed_user_id_is_refused(
 
 @pytest.mark.parametrize("mode", ["trusted", "verified"])
 async def test_an_anonymous_session_belongs_to_its_browser_token(
-    mode: str, shared_runtime: Any, make_settings: Callable[..., Settings],
+    mode: str, shared_runtime: Runtime, make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings() if mode == "trusted" else make_settings(
         api_keys=KEYS, widget_secret=SECRET)
@@ -430,7 +433,7 @@ async def test_owners_live_next_to_redis_sessions(
 # ---- start-up -----------------------------------------------------------------------------
 
 async def test_start_up_says_in_one_line_whether_user_ids_are_trusted(
-    shared_runtime: Any, make_settings: Callable[..., Settings],
+    shared_runtime: Runtime, make_settings: Callable[..., Settings],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for settings, expected in ((make_settings(), "user ids are trusted as sent"),

@@ -15,6 +15,8 @@ import openai
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from pydantic import SecretStr
 
 from agent.tokens import count_tokens
 from recagent.settings import Settings
@@ -35,8 +37,9 @@ def oai(live_server: LiveServer) -> Iterator[openai.OpenAI]:
 
 
 def _chat(live_server: LiveServer, **kwargs: Any) -> ChatOpenAI:
-    return ChatOpenAI(model="recagent", base_url=live_server.url + "/v1", api_key=_key(),
-                      max_retries=0, timeout=30, include_response_headers=True, **kwargs)
+    return ChatOpenAI(model="recagent", base_url=live_server.url + "/v1",
+                      api_key=SecretStr(_key()), max_retries=0, timeout=30,
+                      include_response_headers=True, **kwargs)
 
 
 def _session(live_server: LiveServer, sid: str, user: str | None = None,
@@ -48,7 +51,8 @@ def _session(live_server: LiveServer, sid: str, user: str | None = None,
     r = httpx.get(f"{live_server.url}/v1/sessions/{sid}", params=params, headers=headers,
                   timeout=30)
     assert r.status_code == 200, r.text
-    return r.json()
+    session: dict[str, Any] = r.json()
+    return session
 
 
 def _user_texts(session: dict[str, Any]) -> list[str]:
@@ -64,7 +68,7 @@ ANIMATION = ["animated movies for children", "more like those", "something from 
 def test_two_interleaved_conversations_of_one_user_stay_apart_openai(
         oai: openai.OpenAI, live_server: LiveServer) -> None:
     user = "dana-" + uuid.uuid4().hex[:8]
-    histories: dict[str, list[dict[str, str]]] = {"west": [], "anim": []}
+    histories: dict[str, list[ChatCompletionMessageParam]] = {"west": [], "anim": []}
     sids: dict[str, set[str]] = {"west": set(), "anim": set()}
     recs: dict[str, list[dict[str, Any]]] = {"west": [], "anim": []}
     for turn in range(5):
@@ -72,7 +76,7 @@ def test_two_interleaved_conversations_of_one_user_stay_apart_openai(
             history = histories[name]
             history.append({"role": "user", "content": script[turn]})
             raw = oai.chat.completions.with_raw_response.create(
-                model="recagent", messages=history, user=user)  # type: ignore[arg-type]
+                model="recagent", messages=history, user=user)
             done = raw.parse()
             sid = raw.headers["x-session-id"]
             assert done.model_extra is not None and done.model_extra["session_id"] == sid
@@ -189,7 +193,7 @@ def test_usage_with_langchain_stream(live_server: LiveServer) -> None:
     chunks = list(llm.stream([HumanMessage("comedies from the 1980s")]))
     total = chunks[0]
     for c in chunks[1:]:
-        total += c  # type: ignore[assignment]
+        total += c
     usage = getattr(total, "usage_metadata", None)
     assert usage is not None
     assert usage["output_tokens"] == count_tokens(str(total.content)) > 0
@@ -250,7 +254,7 @@ def test_max_tokens_truncates_with_finish_reason_length(oai: openai.OpenAI,
 
 
 def test_parameters_refused_or_accepted(oai: openai.OpenAI) -> None:
-    ask: Any = [{"role": "user", "content": "horror films"}]
+    ask: list[ChatCompletionMessageParam] = [{"role": "user", "content": "horror films"}]
     with pytest.raises(openai.BadRequestError) as n:
         oai.chat.completions.create(model="recagent", messages=ask, n=2)
     assert n.value.code == "unsupported_value" and n.value.param == "n"

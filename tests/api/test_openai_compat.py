@@ -4,12 +4,31 @@ uvicorn server on loopback."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionContentPartTextParam, ChatCompletionMessageParam
+from pydantic import BaseModel
 
 from tests.api.support import LiveServer
+
+if TYPE_CHECKING:
+    from agent.types import TurnResult
+    from recagent.runtime import Runtime
+
+
+def extra(reply: BaseModel) -> dict[str, Any]:
+    """The fields the API adds to OpenAI's (``recommendations``, ``session_id``)."""
+    assert reply.model_extra is not None
+    return reply.model_extra
+
+
+def error_body(error: openai.APIStatusError) -> dict[str, Any]:
+    """The JSON error object of a failed request."""
+    assert isinstance(error.body, dict)
+    return error.body
 
 
 @pytest.fixture
@@ -25,12 +44,13 @@ def test_non_streaming_completion(oai: openai.OpenAI) -> None:
     completion = raw.parse()
     assert completion.object == "chat.completion"
     reply = completion.choices[0].message.content
+    assert reply is not None
     assert completion.choices[0].message.role == "assistant"
     assert completion.choices[0].finish_reason == "stop"
-    recs = completion.model_extra["recommendations"]
+    recs = extra(completion)["recommendations"]
     assert recs and all("Comedy" in r["categories"] for r in recs)
     assert recs[0]["title"] in reply
-    assert raw.headers["x-session-id"] == completion.model_extra["session_id"]
+    assert raw.headers["x-session-id"] == extra(completion)["session_id"]
 
 
 def test_streaming_completion(oai: openai.OpenAI) -> None:
@@ -41,26 +61,27 @@ def test_streaming_completion(oai: openai.OpenAI) -> None:
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
-    recs = chunks[-1].model_extra["recommendations"]
+    recs = extra(chunks[-1])["recommendations"]
     assert recs and recs[0]["title"] in text
     assert all(c.object == "chat.completion.chunk" for c in chunks)
 
 
 def test_session_continuity_with_the_user_field(oai: openai.OpenAI, live_server: LiveServer
                                                 ) -> None:
-    history = [{"role": "user", "content": "sci-fi from the 80s"}]
+    history: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "sci-fi from the 80s"}]
     first = oai.chat.completions.create(model="recagent", messages=history, user="carol")
-    sid = first.model_extra["session_id"]
+    sid = extra(first)["session_id"]
     history += [{"role": "assistant", "content": first.choices[0].message.content},
                 {"role": "user", "content": "more like those"}]
     second = oai.chat.completions.create(model="recagent", messages=history, user="carol")
-    assert second.model_extra["session_id"] == sid
-    first_ids = {r["item_id"] for r in first.model_extra["recommendations"]}
-    assert first_ids.isdisjoint(r["item_id"] for r in second.model_extra["recommendations"])
+    assert extra(second)["session_id"] == sid
+    first_ids = {r["item_id"] for r in extra(first)["recommendations"]}
+    assert first_ids.isdisjoint(r["item_id"] for r in extra(second)["recommendations"])
     # a conversation with no assistant message yet starts a new session
     third = oai.chat.completions.create(model="recagent", user="carol",
                                         messages=[{"role": "user", "content": "westerns"}])
-    assert third.model_extra["session_id"] != sid
+    assert extra(third)["session_id"] != sid
     session = httpx.get(f"{live_server.url}/v1/sessions/{sid}", params={"user_id": "carol"})
     assert len(session.json()["messages"]) == 4
 
@@ -68,16 +89,16 @@ def test_session_continuity_with_the_user_field(oai: openai.OpenAI, live_server:
 def test_session_continuity_with_the_header_and_unknown_session(oai: openai.OpenAI) -> None:
     first = oai.chat.completions.create(
         model="recagent", messages=[{"role": "user", "content": "animated films"}])
-    sid = first.model_extra["session_id"]
+    sid = extra(first)["session_id"]
     second = oai.chat.completions.create(
         model="recagent", messages=[{"role": "user", "content": "from the 90s"}],
         extra_headers={"X-Session-ID": sid})
-    assert second.model_extra["session_id"] == sid
+    assert extra(second)["session_id"] == sid
     with pytest.raises(openai.NotFoundError) as info:
         oai.chat.completions.create(
             model="recagent", messages=[{"role": "user", "content": "hi"}],
             extra_headers={"X-Session-ID": "not-a-real-session"})
-    assert info.value.body["code"] == "session_not_found"
+    assert error_body(info.value)["code"] == "session_not_found"
 
 
 def test_errors_reach_the_client_as_openai_errors(oai: openai.OpenAI) -> None:
@@ -85,47 +106,53 @@ def test_errors_reach_the_client_as_openai_errors(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         oai.chat.completions.create(model="recagent",
                                     messages=[{"role": "assistant", "content": "hello"}])
-    assert info.value.body["code"] == "no_user_message"
+    assert error_body(info.value)["code"] == "no_user_message"
     with pytest.raises(openai.BadRequestError) as too_long:
         oai.chat.completions.create(model="recagent",
                                     messages=[{"role": "user", "content": "x" * 600}])
-    assert too_long.value.body["code"] == "message_too_long"
-    for blank in ("", "  ", [{"type": "text", "text": " "}]):
+    assert error_body(too_long.value)["code"] == "message_too_long"
+    blanks: tuple[str | list[ChatCompletionContentPartTextParam], ...] = (
+        "", "  ", [{"type": "text", "text": " "}])
+    for blank in blanks:
         with pytest.raises(openai.BadRequestError) as empty:
             oai.chat.completions.create(model="recagent",
                                         messages=[{"role": "user", "content": blank}])
-        assert empty.value.body["code"] == "empty_message", blank
+        assert error_body(empty.value)["code"] == "empty_message", blank
     with pytest.raises(openai.BadRequestError) as role:
-        oai.chat.completions.create(model="recagent",
-                                    messages=[{"role": "narrator", "content": "hi"}])
-    assert role.value.body["code"] == "invalid_request"
+        # deliberately not a valid message: the API must refuse an unknown role
+        oai.chat.completions.create(
+            model="recagent",
+            messages=[{"role": "narrator", "content": "hi"}])  # type: ignore[misc, list-item]
+    assert error_body(role.value)["code"] == "invalid_request"
     with pytest.raises(openai.BadRequestError) as typed:
-        oai.chat.completions.create(model="recagent", max_tokens="5",
+        # deliberately ill-typed: the API must refuse a string where a number goes
+        oai.chat.completions.create(model="recagent", max_tokens="5",  # type: ignore[call-overload]
                                     messages=[{"role": "user", "content": "comedies"}])
-    assert typed.value.body["param"] == "max_tokens"
+    assert error_body(typed.value)["param"] == "max_tokens"
 
 
 def test_models_list(oai: openai.OpenAI) -> None:
     assert [m.id for m in oai.models.list()] == ["recagent"]
 
 
-async def test_the_system_message_instructs_the_reply_writer(client: httpx.AsyncClient,
-                                                              shared_runtime: object) -> None:
-    agent = shared_runtime.agent  # type: ignore[attr-defined]
-    seen: list[object] = []
+async def test_the_system_message_instructs_the_reply_writer(
+        client: httpx.AsyncClient, shared_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = shared_runtime.agent
+    seen: list[str | None] = []
     original = agent.turn
 
-    async def recording(*args: object, **kwargs: object) -> object:
-        seen.append(kwargs.get("instructions"))
-        return await original(*args, **kwargs)
+    async def recording(message: str, *, session_id: str | None = None,
+                        user_id: str | None = None, limit: int | None = None,
+                        instructions: str | None = None) -> TurnResult:
+        seen.append(instructions)
+        return await original(message, session_id=session_id, user_id=user_id, limit=limit,
+                              instructions=instructions)
 
-    agent.turn = recording
-    try:
-        r = await client.post("/v1/chat/completions", json={
-            "model": "recagent", "messages": [
-                {"role": "system", "content": "Answer like a pirate."},
-                {"role": "user", "content": "a 90s comedy"}]})
-    finally:
-        agent.turn = original
+    monkeypatch.setattr(agent, "turn", recording)
+    r = await client.post("/v1/chat/completions", json={
+        "model": "recagent", "messages": [
+            {"role": "system", "content": "Answer like a pirate."},
+            {"role": "user", "content": "a 90s comedy"}]})
     assert r.status_code == 200, r.text
     assert seen == ["Answer like a pirate."]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 
 async def _start(client: httpx.AsyncClient, user_id: str | None = None,
-                 message: str = "action movies from the 90s") -> dict:
+                 message: str = "action movies from the 90s") -> dict[str, Any]:
     body = {"message": message}
     if user_id:
         body["user_id"] = user_id
     r = await client.post("/v1/chat", json=body)
     assert r.status_code == 200, r.text
-    return r.json()
+    turn: dict[str, Any] = r.json()
+    return turn
 
 
 async def test_read_shows_messages_and_shown_items(client: httpx.AsyncClient) -> None:

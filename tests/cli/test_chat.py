@@ -17,11 +17,12 @@ from agent.service import Agent
 from agent.vocabulary import Vocabulary
 from memory.store_memory import InMemorySessionStore
 from recagent.commands.chat import chat
-from recagent.settings import load_settings
+from recagent.settings import Settings, load_settings
 from tools.catalog.db import make_engine
 from tools.catalog.ingest import ingest_csv
 from tools.catalog.repository import Catalog
 from tools.recommenders.artifacts import load_bundle
+from tools.recommenders.bundle import ModelBundle
 from tools.recommenders.training import train
 from tools.registry import default_registry
 
@@ -29,8 +30,11 @@ BOOKS = Path(__file__).resolve().parents[1] / "data" / "books"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+BooksWorld = tuple[Settings, Catalog, ModelBundle]
+
+
 @pytest.fixture(scope="module")
-def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BooksWorld]:
     root = tmp_path_factory.mktemp("chat-books")
     url = f"sqlite:///{root / 'books.db'}"
     engine = make_engine(url)
@@ -60,7 +64,7 @@ class Runtime:
 
 
 @pytest.fixture
-async def runtime(books_world: tuple) -> AsyncIterator[Runtime]:
+async def runtime(books_world: BooksWorld) -> AsyncIterator[Runtime]:
     settings, catalog, bundle = books_world
     agent = Agent(settings=settings, catalog=catalog, models=bundle,
                   registry=default_registry(settings), sessions=InMemorySessionStore(),

@@ -12,13 +12,16 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.api.support import LiveServer, trained_models
 from tests.e2e.conftest import ARTIFACTS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -80,14 +83,14 @@ def books_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     server.stop()
 
 
-def _open(browser: Any, server: LiveServer, width: int = 1280) -> Any:
+def _open(browser: Browser, server: LiveServer, width: int = 1280) -> Page:
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(server.url + "/")
     page.wait_for_selector(W + ".root[data-ready=true]", state="attached", timeout=15_000)
     return page
 
 
-def _wait_turn(page: Any, n: int) -> None:
+def _wait_turn(page: Page, n: int) -> None:
     page.wait_for_function(
         """n => {
           const p = document.querySelector('#recagent-widget').shadowRoot.querySelector('.panel');
@@ -96,9 +99,9 @@ def _wait_turn(page: Any, n: int) -> None:
         }""", arg=n, timeout=30_000)
 
 
-def _all_text(page: Any) -> str:
+def _all_text(page: Page) -> str:
     """Everything a person can read or hear: page text, widget text, placeholders, labels."""
-    return page.evaluate("""() => {
+    text = page.evaluate("""() => {
       const root = document.querySelector('#recagent-widget').shadowRoot;
       const attrs = [...document.querySelectorAll('[aria-label],[placeholder],[alt],[title]'),
                      ...root.querySelectorAll('[aria-label],[placeholder],[alt],[title]')]
@@ -107,13 +110,15 @@ def _all_text(page: Any) -> str:
       return [document.title, document.body.innerText, root.querySelector('.root').innerText,
               ...attrs].join('\\n');
     }""")
+    assert isinstance(text, str)
+    return text
 
 
-def _chips(page: Any) -> list[str]:
+def _chips(page: Page) -> list[str]:
     return [b.inner_text() for b in page.locator(W + ".examples button").all()]
 
 
-def test_books_page_and_answers_never_say_movie(browser: Any, books_server: LiveServer) -> None:
+def test_books_page_and_answers_never_say_movie(browser: Browser, books_server: LiveServer) -> None:
     page = _open(browser, books_server)
     assert page.title() == "recagent — Book recommendations"
     assert page.locator(W + "h2").inner_text() == "Book recommendations"
@@ -148,7 +153,8 @@ def test_books_page_and_answers_never_say_movie(browser: Any, books_server: Live
     card = page.locator(W + ".card").first
     title = card.locator("h3").inner_text().strip()
     link = card.get_by_role("link")
-    assert link.get_attribute("href", timeout=2_000).startswith("https://books.example.org/b")
+    href = link.get_attribute("href", timeout=2_000)
+    assert href is not None and href.startswith("https://books.example.org/b"), href
     assert link.get_attribute("target") == "_blank"
     img = card.locator("img")
     assert img.get_attribute("alt") == title
@@ -165,18 +171,20 @@ def test_books_page_and_answers_never_say_movie(browser: Any, books_server: Live
     page.close()
 
 
-def _active(page: Any) -> dict[str, str]:
+def _active(page: Page) -> dict[str, str]:
     """The focused element of the widget: its tag, role and accessible name."""
-    return page.evaluate("""() => {
+    active = page.evaluate("""() => {
       const a = document.querySelector('#recagent-widget').shadowRoot.activeElement;
       if (!a) return {};
       const labelled = a.id && a.getRootNode().querySelector(`label[for="${a.id}"]`);
       return {tag: a.tagName.toLowerCase(), role: a.getAttribute('role') || '',
               name: a.getAttribute('aria-label') || (labelled && labelled.textContent)
                     || a.textContent.trim()}; }""")
+    assert isinstance(active, dict)
+    return active
 
 
-def _cards(page: Any, which: int = 0) -> list[tuple[str, str, str, str]]:
+def _cards(page: Page, which: int = 0) -> list[tuple[str | None, str, str | None, str | None]]:
     """(item id, reason, link, picture) of every card of one answer."""
     lst = page.locator(W + "ul.cards").nth(which)
     return [(c.get_attribute("data-item-id"), c.locator(".reason").inner_text(),
@@ -185,7 +193,7 @@ def _cards(page: Any, which: int = 0) -> list[tuple[str, str, str, str]]:
 
 
 def test_keyboard_only_conversation_and_cards_after_reload(
-    browser: Any, books_server: LiveServer
+    browser: Browser, books_server: LiveServer
 ) -> None:
     page = _open(browser, books_server)
     # screen readers: the conversation is a polite live log, the status line a status, the
@@ -257,7 +265,7 @@ def test_keyboard_only_conversation_and_cards_after_reload(
     page.close()
 
 
-def test_movies_demo_examples_links_and_overrides(browser: Any, movies_server: LiveServer
+def test_movies_demo_examples_links_and_overrides(browser: Browser, movies_server: LiveServer
                                                   ) -> None:
     page = _open(browser, movies_server)
     assert page.locator(W + "h2").inner_text() == "Movie recommendations"
@@ -272,7 +280,8 @@ def test_movies_demo_examples_links_and_overrides(browser: Any, movies_server: L
     reply = page.locator(W + ".msg.bot").last.inner_text()
     assert "could not find" not in reply and page.locator(W + ".card").count() >= 5, reply
     links = [a.get_attribute("href") for a in page.locator(W + ".card a.more").all()]
-    assert links and all(h.startswith("https://www.imdb.com/title/tt") for h in links), links
+    assert links and all(h is not None and h.startswith("https://www.imdb.com/title/tt")
+                         for h in links), links
     reasons = [r.inner_text() for r in page.locator(W + ".card .reason").all()]
     assert all(reasons) and len(set(reasons)) > 1, reasons  # each card its own reason
     ARTIFACTS.mkdir(exist_ok=True)

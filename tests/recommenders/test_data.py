@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from tools.catalog.db import ensure_schema, make_engine
 from tools.catalog.models import Interaction, Item
@@ -72,22 +72,20 @@ def test_streamed_load_equals_the_rows_in_table_order(
     engine = make_engine(db_url)
     ensure_schema(engine)
     items = ["m1", "m2", "é3", "m,4"]
-    rows = [
-        {"user_id": u, "item_id": i, "rating": r, "ts": t}
-        for u, i, r, t in [
-            ("7", "m2", None, None), ("7", "m1", 4.5, 100), ("z", "é3", 0.1, -5),
-            ("8", "m2", 2.0, 50), ("a b", "m,4", 1.0, 253_402_300_799), ("8", "m1", None, 7),
-            ("gone", "m1", 3.0, 1),
-        ]
+    triples: list[tuple[str, str, float | None, int | None]] = [
+        ("7", "m2", None, None), ("7", "m1", 4.5, 100), ("z", "é3", 0.1, -5),
+        ("8", "m2", 2.0, 50), ("a b", "m,4", 1.0, 253_402_300_799), ("8", "m1", None, 7),
+        ("gone", "m1", 3.0, 1),
     ]
+    rows = [{"user_id": u, "item_id": i, "rating": r, "ts": t} for u, i, r, t in triples]
     with engine.begin() as conn:
         conn.execute(insert(Item), [{"item_id": i, "title": i, "title_norm": i} for i in items])
         conn.execute(insert(Interaction), rows)
-        conn.execute(Interaction.__table__.delete().where(Interaction.user_id == "gone"))
-    kept = [r for r in rows if r["user_id"] != "gone"]
+        conn.execute(delete(Interaction).where(Interaction.user_id == "gone"))
+    kept = [t for t in triples if t[0] != "gone"]
     expected = InteractionLog.from_arrays(
-        [r["user_id"] for r in kept], [r["item_id"] for r in kept],
-        [r["rating"] for r in kept], [r["ts"] for r in kept],
+        [u for u, _, _, _ in kept], [i for _, i, _, _ in kept],
+        [r for _, _, r, _ in kept], [t for _, _, _, t in kept],
     )
     monkeypatch.setattr(data_module, "_CHUNK", 2)
     for _ in range(2):  # twice on the same pool: nothing is left behind on the connection

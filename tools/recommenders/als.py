@@ -97,7 +97,8 @@ class ALSRecommender(FactorRecommender):
 
     def _fold_in_scores_at(self, items: np.ndarray, weights: np.ndarray,
                            cols: np.ndarray | None) -> np.ndarray:
-        return self._factors_at(cols) @ self.fold_in(items, weights)
+        scores: np.ndarray = self._factors_at(cols) @ self.fold_in(items, weights)
+        return scores
 
     def _contributions(self, target: int, items: np.ndarray, weights: np.ndarray,
                        row: int | None) -> np.ndarray:

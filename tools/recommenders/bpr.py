@@ -47,7 +47,8 @@ class BPRRecommender(FactorRecommender):
         w = weights.astype(np.float64) / float(weights.sum())
         user = (w[:, None] * self.item_factors[items]).sum(axis=0)
         user[-1] = 1.0  # the bias column
-        return self._factors_at(cols) @ user.astype(np.float32)
+        scores: np.ndarray = self._factors_at(cols) @ user.astype(np.float32)
+        return scores
 
     def _similarity_factors(self) -> np.ndarray:
         return self.item_factors[:, :-1]  # without the bias column
@@ -55,4 +56,5 @@ class BPRRecommender(FactorRecommender):
     def _contributions(self, target: int, items: np.ndarray, weights: np.ndarray,
                        row: int | None) -> np.ndarray:
         unit = self._unit_factors()
-        return unit[items] @ unit[target]
+        pulls: np.ndarray = unit[items] @ unit[target]
+        return pulls

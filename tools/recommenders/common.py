@@ -160,7 +160,7 @@ class MatrixRecommender:
     # order. The defaults score every item and pick the rows; models override them to
     # gather just those rows (same values, a fraction of the work on a large catalog).
     def _user_scores_at(self, row: int, cols: np.ndarray | None) -> np.ndarray:
-        scores = self._user_scores(np.array([row]))[0]
+        scores: np.ndarray = self._user_scores(np.array([row]))[0]
         return scores if cols is None else scores[cols]
 
     def _fold_in_scores_at(self, items: np.ndarray, weights: np.ndarray,
@@ -494,10 +494,12 @@ class FactorRecommender(MatrixRecommender):
         return self.item_factors if cols is None else np.take(self.item_factors, cols, axis=0)
 
     def _user_scores(self, rows: np.ndarray) -> np.ndarray:
-        return self.user_factors[rows] @ self.item_factors.T
+        scores: np.ndarray = self.user_factors[rows] @ self.item_factors.T
+        return scores
 
     def _user_scores_at(self, row: int, cols: np.ndarray | None) -> np.ndarray:
-        return (self.user_factors[[row]] @ self._factors_at(cols).T)[0]
+        scores: np.ndarray = (self.user_factors[[row]] @ self._factors_at(cols).T)[0]
+        return scores
 
     def _fold_in_scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return self._fold_in_scores_at(items, weights, None)
@@ -507,7 +509,9 @@ class FactorRecommender(MatrixRecommender):
 
     def _similar_scores_at(self, seeds: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
         unit = self._unit_factors()
-        return (unit if cols is None else np.take(unit, cols, axis=0)) @ unit[seeds].sum(axis=0)
+        pool = unit if cols is None else np.take(unit, cols, axis=0)
+        scores: np.ndarray = pool @ unit[seeds].sum(axis=0)
+        return scores
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}

@@ -73,7 +73,8 @@ class ItemKNNRecommender(MatrixRecommender):
     # neighbours of the history/seeds are non-zero), then read at ``cols``.
     def _user_scores_at(self, row: int, cols: np.ndarray | None) -> np.ndarray:
         if cols is None:
-            return self._user_scores(np.array([row]))[0]
+            scores: np.ndarray = self._user_scores(np.array([row]))[0]
+            return scores
         return _sparse_row_at(self.user_items[[row]] @ self.similarity, cols)
 
     def _fold_in_scores_at(self, items: np.ndarray, weights: np.ndarray,
@@ -92,7 +93,8 @@ class ItemKNNRecommender(MatrixRecommender):
     def _contributions(self, target: int, items: np.ndarray, weights: np.ndarray,
                        row: int | None) -> np.ndarray:
         column = np.asarray(self.similarity[items][:, [target]].todense()).ravel()
-        return column * weights
+        pulls: np.ndarray = column * weights
+        return pulls
 
     def _arrays(self) -> dict[str, np.ndarray]:
         s = self.similarity

@@ -181,7 +181,8 @@ class TextIndex:
             return sparse
         q = np.asarray(self.encoder.encode([query[:2000]], normalize_embeddings=True),
                        dtype=np.float32)[0]
-        return DENSE_WEIGHT * np.clip(self.dense @ q, 0.0, None) + (1 - DENSE_WEIGHT) * sparse
+        dense: np.ndarray = np.clip(self.dense @ q, 0.0, None)
+        return DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * sparse
 
     def search(self, query: str, n: int = 10,
                within: Sequence[str] | None = None) -> list[Scored]:

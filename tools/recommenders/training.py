@@ -31,6 +31,7 @@ from tools.recommenders.registry import (
     make_model,
     registry,
 )
+from tools.recommenders.text import TextIndex
 
 __all__ = [
     "DEFAULT_EVAL_USERS",
@@ -108,7 +109,7 @@ def train(
             _say(progress, f"fitted {name} in {timings[f'fit_{name}_s']:.2f}s")
             del model
         start = time.perf_counter()
-        artifacts.TextIndex.build(engine).save(tmp / artifacts.TEXT_DIR)
+        TextIndex.build(engine).save(tmp / artifacts.TEXT_DIR)
         timings["text_s"] = time.perf_counter() - start
         _say(progress, f"built the text index in {timings['text_s']:.2f}s")
         meta = {
