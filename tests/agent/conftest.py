@@ -18,6 +18,7 @@ from memory.store_memory import InMemorySessionStore
 from memory.store_redis import RedisSessionStore
 from recagent.settings import Settings, load_settings
 from tests.conftest import REDIS_URL
+from tests.openai_stub import OpenAIStub
 from tools.catalog.db import make_engine
 from tools.catalog.repository import Catalog
 from tools.recommenders.bundle import ModelBundle
@@ -140,6 +141,22 @@ async def make_agent(
     yield await _factory_for(sqlite_world, agent_bundle, agent_settings, stores, None)
     for store in stores:
         await store.aclose()  # session stores and agents (their LLM clients)
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    """The local OpenAI-compatible server the real clients talk to."""
+    with OpenAIStub() as server:
+        yield server
+
+
+async def stub_agent(make_agent: AgentFactory, stub: OpenAIStub, **overrides: Any) -> Agent:
+    """An agent whose model is ``openai:stub-model`` on ``stub`` (no retries), with
+    ``overrides`` on top of the test settings."""
+    agent: Agent = await make_agent(settings_overrides={
+        "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
+        **overrides})
+    return agent
 
 
 @pytest.fixture(params=["sqlite+memory", "postgresql+redis"])

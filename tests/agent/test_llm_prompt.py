@@ -7,36 +7,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-
-from agent.service import Agent
-from tests.agent.conftest import AgentFactory
+from tests.agent.conftest import AgentFactory, stub_agent
 from tests.openai_stub import OpenAIStub, StubReply
 
 WESTERNS = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]}),
                                  ("rank_by_popularity", {"by": "popularity"})])
 
 
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as server:
-        yield server
-
-
-async def _agent(make_agent: AgentFactory, stub: OpenAIStub, **overrides: Any) -> Agent:
-    agent: Agent = await make_agent(settings_overrides={
-        "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
-        **overrides})
-    return agent
-
-
 async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: AgentFactory,
                                                                stub: OpenAIStub) -> None:
     stub.push(WESTERNS, StubReply(content="Westerns."))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("some westerns")
     assert result.recommendations
     tools = {t["function"]["name"]: t["function"] for t in stub.requests[0]["tools"]}
@@ -51,7 +33,7 @@ async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: Agent
 async def test_demonstrations_are_the_catalogs_domain_without_placeholders(
         make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="What kind of story are you after?"))
-    agent = await _agent(make_agent, stub, demonstrations_k=20)
+    agent = await stub_agent(make_agent, stub, demonstrations_k=20)
     await agent.turn("recommend me some history books about the war please")
     sent = stub.requests[0]["messages"]
     examples = [m for m in sent if str(m.get("name", "")).startswith("example")]
@@ -73,7 +55,7 @@ async def test_the_nth_recommendation_is_a_real_reference(make_agent: AgentFacto
     stub.push(WESTERNS, StubReply(content="Westerns."),
               StubReply(tool_calls=[("similar_items", {"item_ids": ["#2"]})]),
               StubReply(content="More like that one."))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     first = await agent.turn("some westerns")
     second = await agent.turn("more like the second one", session_id=first.session_id)
     assert second.reply == "More like that one." and len(second.recommendations) == 10
@@ -97,7 +79,7 @@ ASKS = [
 
 async def test_the_planner_prompt_stays_under_budget_at_turn_ten(make_agent: AgentFactory,
                                                                  stub: OpenAIStub) -> None:
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     session = None
     for ask in ASKS:
         stub.push(WESTERNS, StubReply(content="Here are a few westerns that fit. " * 12))

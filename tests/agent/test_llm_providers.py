@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ from tests.openai_stub import OpenAIStub, StubError, StubReply
 ROOT = Path(__file__).resolve().parents[2]
 WESTERNS = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]}),
                                  ("rank_by_popularity", {"by": "popularity"})])
-
-
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as server:
-        yield server
 
 
 async def test_ollama_provider_plans_and_writes_the_reply(make_agent: AgentFactory) -> None:

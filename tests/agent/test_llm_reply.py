@@ -3,34 +3,15 @@ the local OpenAI-compatible stub; each test asserts what the user gets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
 from agent.reply_check import check_reply
-from agent.service import Agent
 from agent.types import Recommendation
-from tests.agent.conftest import AgentFactory
+from tests.agent.conftest import AgentFactory, stub_agent
 from tests.openai_stub import OpenAIStub, StubReply
 
 GODFATHER = StubReply(tool_calls=[("lookup_items", {"names": ["The Godfather Part 4"]}),
                                   ("similar_items", {"item_ids": ["$mentioned"]})])
 COMEDIES = StubReply(tool_calls=[("filter_items", {"categories_all": ["Comedy"]}),
                                  ("rank_by_popularity", {"by": "popularity"})])
-
-
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as server:
-        yield server
-
-
-async def _agent(make_agent: AgentFactory, stub: OpenAIStub, **overrides: Any) -> Agent:
-    agent: Agent = await make_agent(settings_overrides={
-        "llm": "openai:stub-model", "llm_base_url": stub.base_url, "llm_max_retries": 0,
-        **overrides})
-    return agent
 
 
 def _reply_prompt(stub: OpenAIStub) -> str:
@@ -44,7 +25,7 @@ async def test_the_reply_writer_sees_a_substitution_and_may_say_it(make_agent: A
     said = ("There is no Part 4, so I went with The Godfather: Part II — "
             "these share its mood.")
     stub.push(GODFATHER, StubReply(content=said))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("something like The Godfather Part 4")
     assert result.reply == said  # naming the title the lookup took is allowed
     assert len(result.recommendations) == 10
@@ -61,7 +42,7 @@ async def test_the_template_says_a_substitution_too(make_agent: AgentFactory,
     from tests.openai_stub import StubError
 
     stub.push(GODFATHER, StubError(500))  # the reply call fails: the template answers
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("something like The Godfather Part 4")
     assert '"The Godfather Part 4" is not in the catalog as such, so I took' in result.reply
     assert "Part II" in result.reply and result.recommendations
@@ -72,7 +53,7 @@ async def test_a_name_not_found_is_in_the_observation(make_agent: AgentFactory,
     plan = StubReply(tool_calls=[("lookup_items", {"names": ["Qwxzzy Blorft"]}),
                                  ("rank_by_popularity", {})])
     stub.push(plan, StubReply(content="I could not find that one; here are popular picks."))
-    agent = await _agent(make_agent, stub, max_reflections=0)
+    agent = await stub_agent(make_agent, stub, max_reflections=0)
     result = await agent.turn("something like Qwxzzy Blorft")
     assert result.reply == "I could not find that one; here are popular picks."
     assert '"Qwxzzy Blorft": not found in the catalog' in _reply_prompt(stub)
@@ -81,7 +62,7 @@ async def test_a_name_not_found_is_in_the_observation(make_agent: AgentFactory,
 async def test_friday_night_is_not_a_title(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     said = "Perfect for a Friday night in: light comedies everyone knows."
     stub.push(COMEDIES, StubReply(content=said))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     vocabulary = await agent.vocabulary()
     assert "friday" in vocabulary.titles  # the catalog has a film called Friday
     result = await agent.turn("comedies for tonight")
@@ -91,7 +72,7 @@ async def test_friday_night_is_not_a_title(make_agent: AgentFactory, stub: OpenA
 async def test_a_reply_naming_an_item_not_recommended_is_replaced(make_agent: AgentFactory,
                                                                   stub: OpenAIStub) -> None:
     stub.push(COMEDIES, StubReply(content="You will love The Shawshank Redemption."))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("comedies")
     assert "Shawshank" not in result.reply and result.recommendations
     assert any(f["stage"] == "reply-check" for f in result.trace["fallbacks"])
@@ -100,7 +81,7 @@ async def test_a_reply_naming_an_item_not_recommended_is_replaced(make_agent: Ag
 async def test_an_answer_naming_items_without_a_plan_becomes_the_offline_plan(
         make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="Watch Pulp Fiction and Forrest Gump, both great."))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("some westerns")
     assert "Pulp Fiction" not in result.reply
     assert result.recommendations and all("Western" in r.categories
@@ -110,7 +91,7 @@ async def test_an_answer_naming_items_without_a_plan_becomes_the_offline_plan(
 
 async def test_a_greeting_takes_one_call(make_agent: AgentFactory, stub: OpenAIStub) -> None:
     stub.push(StubReply(content="Hi! What are you in the mood for tonight?"))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("hello there")
     assert result.reply == "Hi! What are you in the mood for tonight?"
     assert result.recommendations == [] and len(stub.requests) == 1
@@ -124,7 +105,7 @@ async def test_when_reflection_cannot_improve_the_writer_hears_what_was_relaxed(
     wider = StubReply(tool_calls=[("filter_items", {"categories_all": ["Western"]}),
                                   ("rank_by_popularity", {})])
     stub.push(narrow, wider, StubReply(content="No western musicals since 2015; westerns."))
-    agent = await _agent(make_agent, stub, max_reflections=1)
+    agent = await stub_agent(make_agent, stub, max_reflections=1)
     result = await agent.turn("western musicals from after 2015")
     assert result.reply == "No western musicals since 2015; westerns."
     assert result.recommendations and all("Western" in r.categories
@@ -162,7 +143,7 @@ async def test_fewer_items_than_asked_are_answered_without_a_replan(make_agent: 
                                                   "year_min": 2015}),
                                 ("rank_by_popularity", {})])
     stub.push(few, StubReply(content="Only a handful of recent westerns."))
-    agent = await _agent(make_agent, stub)
+    agent = await stub_agent(make_agent, stub)
     result = await agent.turn("westerns from 2015 on")
     n = len(result.recommendations)
     assert 0 < n < 10 and all((r.year or 0) >= 2015 for r in result.recommendations)

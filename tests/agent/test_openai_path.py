@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,12 +18,6 @@ PLAN = StubReply(
         ("rank_by_popularity", {"by": "popularity"}),
     ]
 )
-
-
-@pytest.fixture
-def stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub() as server:
-        yield server
 
 
 def _llm(stub: OpenAIStub, timeout_s: float = 5.0) -> Any:
