@@ -640,17 +640,9 @@ def prepare(data_dir: Path = ML_DIR, work_dir: Path = WORK_DIR, *, seed: int = 4
 
 def scratch_copy(root: Path, dst: Path) -> str:
     """A copy of the prepared catalog for one run (the agent may write profiles)."""
-    import sqlite3
+    from recagent.simulation.workspace import copy_sqlite
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{root / 'catalog.db'}?mode=ro", uri=True)
-    out = sqlite3.connect(dst)
-    try:
-        src.backup(out)
-    finally:
-        out.close()
-        src.close()
-    return f"sqlite:///{dst.resolve()}"
+    return copy_sqlite(root / "catalog.db", dst)
 
 
 def load_index(database_url: str) -> TitleIndex:

@@ -52,18 +52,7 @@ class Workspace:
 
         The agent keeps durable per-user profiles in the catalog database; a run on the
         pristine copy is what makes a second run with the same seed give the same JSON."""
-        path = Path(path).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        src = sqlite3.connect(f"file:{self.root / 'catalog.db'}?mode=ro", uri=True)
-        dst = sqlite3.connect(path)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return f"sqlite:///{path}"
+        return copy_sqlite(self.root / "catalog.db", path)
 
     def env(self, database_url: str | None = None) -> dict[str, str]:
         """The settings a server must run with to serve this held-out world."""
@@ -199,3 +188,20 @@ def _ingest_and_train(root: Path, seed: int, say: Callable[[str], None]) -> None
         say(f"  trained the held-out models in {time.perf_counter() - started:.1f}s")
     finally:
         engine.dispose()
+
+
+def copy_sqlite(source: Path, path: Path) -> str:
+    """A consistent copy of the SQLite database ``source`` at ``path`` (replacing whatever
+    was there, with its WAL files), read through SQLite's backup API; its URL."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(path)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    return f"sqlite:///{path}"
