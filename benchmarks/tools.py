@@ -48,7 +48,7 @@ from memory.bus import CandidateBus  # noqa: E402
 from memory.session import Session  # noqa: E402
 from recagent.settings import load_settings  # noqa: E402
 from tools.catalog.db import ensure_schema, make_engine  # noqa: E402
-from tools.catalog.repository import Catalog, ItemFilter  # noqa: E402
+from tools.catalog.repository import ItemFilter, SqlCatalog  # noqa: E402
 from tools.context import ToolContext  # noqa: E402
 from tools.recommenders.bundle import ModelBundle  # noqa: E402
 from tools.registry import ToolRegistry, default_registry  # noqa: E402
@@ -211,7 +211,7 @@ def bundle_from(path: Path) -> ModelBundle:
 # ---- scenarios ---------------------------------------------------------------------------------
 
 
-def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
+def scenarios(catalog: SqlCatalog, bundle: ModelBundle, synthetic: bool
               ) -> dict[str, tuple[Callable[[ToolContext], None], dict[str, Any]]]:
     """tool -> (prepare the bus, arguments). Realistic mid-plan states."""
     cols = catalog.columns
@@ -287,7 +287,7 @@ def scenarios(catalog: Catalog, bundle: ModelBundle, synthetic: bool
     }
 
 
-def measure(registry: ToolRegistry, catalog: Catalog, bundle: ModelBundle, synthetic: bool,
+def measure(registry: ToolRegistry, catalog: SqlCatalog, bundle: ModelBundle, synthetic: bool,
             runs: int) -> list[tuple[str, float, float]]:
     settings = load_settings(plugins="")
     rows = []
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             if arrays is not None:
                 synth_models(key, n_items, arrays, url)
             bundle = bundle_from(CACHE / f"{key}-models")
-        catalog = Catalog(engine)
+        catalog = SqlCatalog(engine)
         start = time.perf_counter()
         catalog.warm()
         warm = time.perf_counter() - start

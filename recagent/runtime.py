@@ -20,7 +20,7 @@ from agent.vocabulary import Vocabulary
 from memory.profiles import ProfileStore
 from memory.session import SessionStore
 from recagent.settings import Settings
-from tools.catalog.repository import Catalog
+from tools.catalog.repository import SqlCatalog
 from tools.recommenders.bundle import ModelBundle
 from tools.registry import ToolRegistry
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     engine: Engine
-    catalog: Catalog
+    catalog: SqlCatalog
     models: ModelBundle
     sessions: SessionStore
     profiles: ProfileStore
@@ -68,12 +68,12 @@ def _load_models(settings: Settings) -> ModelBundle:
         return ModelBundle(models={})
 
 
-def _open(settings: Settings) -> tuple[Engine, Catalog, ModelBundle, Vocabulary]:
+def _open(settings: Settings) -> tuple[Engine, SqlCatalog, ModelBundle, Vocabulary]:
     from tools.catalog.db import ensure_schema, make_engine
 
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
-    catalog = Catalog(engine)
+    catalog = SqlCatalog(engine)
     catalog.warm()
     models = _load_models(settings)
     return engine, catalog, models, Vocabulary.from_catalog(catalog)

@@ -19,7 +19,8 @@ from memory.session import Session
 
 if TYPE_CHECKING:
     from recagent.settings import Settings
-    from tools.catalog.repository import Catalog, ItemFilter
+    from tools.catalog.protocol import Catalog
+    from tools.catalog.repository import ItemFilter
     from tools.recommenders.bundle import ModelBundle
 
 

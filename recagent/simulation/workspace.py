@@ -119,7 +119,7 @@ def workspace_fingerprint(label: str, data_dir: Path) -> str:
         path = data_dir / name
         if path.exists():
             digest.update(name.encode() + b"\0" + path.read_bytes())
-    code = [Path(tools.catalog.ingest.__file__)]
+    code = list(tools.catalog.ingest.SOURCE_FILES)
     code += sorted(Path(tools.recommenders.__path__[0]).glob("*.py"))
     for path in code:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

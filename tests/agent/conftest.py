@@ -20,7 +20,7 @@ from recagent.settings import Settings, load_settings
 from tests.conftest import REDIS_URL
 from tests.openai_stub import OpenAIStub
 from tools.catalog.db import make_engine
-from tools.catalog.repository import Catalog
+from tools.catalog.repository import SqlCatalog
 from tools.recommenders.bundle import ModelBundle
 from tools.registry import ToolRegistry, default_registry
 
@@ -45,7 +45,7 @@ class World:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.engine = make_engine(url)
-        self.catalog = Catalog(self.engine)
+        self.catalog = SqlCatalog(self.engine)
         self.catalog.warm()
         self.vocabulary = Vocabulary.from_catalog(self.catalog)
         self.registry: ToolRegistry = default_registry(settings)

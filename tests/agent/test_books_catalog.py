@@ -24,7 +24,8 @@ from memory.store_memory import InMemorySessionStore
 from recagent.settings import Settings, load_settings
 from tools.catalog.db import make_engine
 from tools.catalog.ingest import ingest_csv
-from tools.catalog.repository import Catalog, ItemFilter, ItemView
+from tools.catalog.protocol import Catalog
+from tools.catalog.repository import ItemFilter, ItemView, SqlCatalog
 from tools.recommenders.artifacts import load_bundle
 from tools.recommenders.bundle import ModelBundle
 from tools.recommenders.training import train
@@ -38,7 +39,7 @@ LOVED = "The Hobbit"  # a fantasy title, spelled as the catalog spells it
 @dataclass
 class Books:
     settings: Settings
-    catalog: Catalog
+    catalog: SqlCatalog
     bundle: ModelBundle
     vocabulary: Vocabulary
     registry: ToolRegistry
@@ -57,7 +58,7 @@ def books(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
         settings = load_settings(
             plugins="", item_noun="book", database_url=url, model_dir=model_dir
         )
-        catalog = Catalog(engine)
+        catalog = SqlCatalog(engine)
         catalog.warm()
         yield Books(
             settings=settings,

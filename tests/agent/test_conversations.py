@@ -13,7 +13,8 @@ import pytest
 from agent.reply_check import check_reply
 from agent.service import Agent
 from agent.types import TurnResult
-from tools.catalog.repository import Catalog, ItemView
+from tools.catalog.protocol import Catalog
+from tools.catalog.repository import ItemView
 
 
 @dataclass

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
 from tests.catalog.helpers import write
 from tools.catalog.ingest import ingest_csv
 from tools.catalog.protocol import Catalog
-from tools.catalog.repository import Catalog as SqlCatalog
-from tools.catalog.repository import ItemFilter, UnknownCategoryError
+from tools.catalog.repository import ItemFilter, SqlCatalog, UnknownCategoryError
 from tools.catalog.text import normalize_title
 
 ITEMS = """item_id,title,year,categories,tags,description,studio
@@ -158,6 +158,63 @@ def test_popularity(catalog: Catalog) -> None:
     assert ids == ["3", "1"]
     ids, scores = catalog.popularity_scores(["1", "999", "4"])
     assert ids == ["1", "4"] and list(scores) == pytest.approx([2.0, 1.0])
+
+
+def _ids(catalog: Catalog, rows: np.ndarray) -> list[str]:
+    ids: list[str] = catalog.columns.ids[rows].tolist()
+    return ids
+
+
+def test_rows_address_the_columns(catalog: Catalog) -> None:
+    cols = catalog.columns
+    assert len(cols.ids) == len(catalog) == 7
+    assert _ids(catalog, catalog.rows(["3", "999", "1"])) == ["3", "1"]  # unknown dropped
+    assert all(cols.ids[cols.index[i]] == i for i in ("1", "4", "7"))
+    assert _ids(catalog, cols.pop_order[:3]) == ["2", "3", "1"]  # most popular first
+
+
+def test_filter_rows_answer_like_filter_ids(catalog: Catalog) -> None:
+    comedy = ItemFilter(categories_any=["comedy"])
+    assert _ids(catalog, catalog.filter_rows(comedy)) == ["3", "4", "5"]
+    within = catalog.rows(["5", "1", "3"])
+    assert _ids(catalog, catalog.filter_rows(comedy, within)) == ["5", "3"]  # within's order
+    assert catalog.filter_mask(comedy, within).tolist() == [True, False, True]
+    everywhere = catalog.filter_mask(comedy)
+    assert everywhere.shape == (7,) and set(catalog.columns.ids[everywhere]) == {"3", "4", "5"}
+    pixar_but_3 = ItemFilter(tags_all=["pixar"], exclude_ids=["3"])
+    assert _ids(catalog, catalog.filter_rows(pixar_but_3)) == ["4"]
+
+
+def test_attribute_filters(catalog: Catalog) -> None:
+    """Attributes are not among the cached columns: these go through the database."""
+    warner = ItemFilter(attributes={"studio": "Warner"})
+    assert catalog.filter_ids(warner) == ["2", "1"]
+    assert _ids(catalog, catalog.filter_rows(warner, catalog.rows(["1", "3", "2"]))) == [
+        "1", "2"]
+    assert catalog.filter_ids(ItemFilter(attributes={"studio": "Nobody"})) == []
+
+
+def test_popularity_rows(catalog: Catalog) -> None:
+    rows, scores = catalog.top_popular_rows(2)
+    assert _ids(catalog, rows) == ["2", "3"] and list(scores) == pytest.approx([4.0, 3.0])
+    rows, _scores = catalog.top_popular_rows(2, skip=catalog.rows(["2"]))
+    assert _ids(catalog, rows) == ["3", "1"]
+    some = catalog.rows(["1", "4"])
+    assert list(catalog.popularity_score_rows(some)) == pytest.approx([2.0, 1.0])
+
+
+def test_rating_rank_does_not_crown_a_single_rating(catalog: Catalog) -> None:
+    """By rating, two ratings averaging 4.5 beat one rating of 4.5, and both beat four
+    ratings averaging 4 (averages are shrunk toward the catalog's mean)."""
+    rows, scores = catalog.top_popular_rows(2, "rating")
+    assert _ids(catalog, rows) == ["1", "4"] and scores[0] > scores[1]
+    ids, top_scores = catalog.top_popular(2, "rating")
+    assert ids == ["1", "4"] and list(top_scores) == pytest.approx(list(scores))
+    by_id = dict(zip(*catalog.popularity_scores(["1", "2", "4"], "rating"), strict=True))
+    assert by_id["1"] > by_id["4"] > by_id["2"]
+    some = catalog.rows(["2", "1"])
+    assert list(catalog.popularity_score_rows(some, "rating")) == pytest.approx(
+        [by_id["2"], by_id["1"]])
 
 
 def test_vocabulary(catalog: Catalog) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
-from tools.catalog import ingest as ingest_module
+from tools.catalog import ingest_write
 from tools.catalog.ingest import IngestError, ingest_csv
 from tools.catalog.models import Item
 
@@ -74,7 +74,7 @@ def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     """PostgreSQL writes big imports by dropping and rebuilding the interaction keys; small
     ones row by row. Run the update semantics through both paths."""
     if request.param == "bulk":
-        monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)
+        monkeypatch.setattr(ingest_write, "PG_BULK_MIN", 1)
     return str(request.param)
 
 
@@ -195,12 +195,12 @@ def test_a_failure_while_writing_rolls_everything_back(
                write(tmp_path / "interactions.csv", INTERACTIONS))
     before = snapshot(engine)
     indexes_before = {ix["name"] for ix in inspect(engine).get_indexes("interactions")}
-    monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)  # PostgreSQL: drops keys, then fails
+    monkeypatch.setattr(ingest_write, "PG_BULK_MIN", 1)  # PostgreSQL: drops keys, then fails
 
     def boom(conn: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest_module, "_recompute_stats", boom)
+    monkeypatch.setattr(ingest_write, "recompute_stats", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_csv(engine, write(tmp_path / "items2.csv", ITEMS.replace("Heat", "Cold")),
                    write(tmp_path / "i2.csv", GOOD_INTER + "u5,m2,1,1\n"))
@@ -221,12 +221,12 @@ def test_interactions_alone_failing_after_the_bulk_load_roll_back_the_indexes(
                write(tmp_path / "interactions.csv", INTERACTIONS))
     before = snapshot(engine)
     indexes_before = {ix["name"] for ix in inspect(engine).get_indexes("interactions")}
-    monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)
+    monkeypatch.setattr(ingest_write, "PG_BULK_MIN", 1)
 
     def boom(conn: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest_module, "_recompute_stats", boom)
+    monkeypatch.setattr(ingest_write, "recompute_stats", boom)
     # ten new users: the import is more than twice the table, so it takes the bulk path
     many = GOOD_INTER + "".join(f"n{k},m2,1,1\n" for k in range(10))
     with pytest.raises(RuntimeError, match="disk full"):
@@ -234,7 +234,7 @@ def test_interactions_alone_failing_after_the_bulk_load_roll_back_the_indexes(
     assert snapshot(engine) == before
     assert {ix["name"] for ix in inspect(engine).get_indexes("interactions")} == indexes_before
     monkeypatch.undo()
-    monkeypatch.setattr(ingest_module, "PG_BULK_MIN", 1)
+    monkeypatch.setattr(ingest_write, "PG_BULK_MIN", 1)
     ingest_csv(engine, None, write(tmp_path / "i3.csv", many))
     assert count(engine, "interactions") == 4 + 10
     assert {ix["name"] for ix in inspect(engine).get_indexes("interactions")} == indexes_before

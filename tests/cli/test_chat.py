@@ -20,7 +20,7 @@ from recagent.commands.chat import chat
 from recagent.settings import Settings, load_settings
 from tools.catalog.db import make_engine
 from tools.catalog.ingest import ingest_csv
-from tools.catalog.repository import Catalog
+from tools.catalog.repository import SqlCatalog
 from tools.recommenders.artifacts import load_bundle
 from tools.recommenders.bundle import ModelBundle
 from tools.recommenders.training import train
@@ -30,7 +30,7 @@ BOOKS = Path(__file__).resolve().parents[1] / "data" / "books"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-BooksWorld = tuple[Settings, Catalog, ModelBundle]
+BooksWorld = tuple[Settings, SqlCatalog, ModelBundle]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def books_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BooksWorld
         train(engine, root / "models", seed=42, evaluate=False)
         settings = load_settings(plugins="", item_noun="book", database_url=url,
                                  model_dir=root / "models")
-        catalog = Catalog(engine)
+        catalog = SqlCatalog(engine)
         catalog.warm()
         yield settings, catalog, load_bundle(root / "models")
     finally:

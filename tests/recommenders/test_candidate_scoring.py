@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tools.recommenders.base import InteractionData
-from tools.recommenders.common import MatrixRecommender, _top_positions
+from tools.recommenders.common import MatrixRecommender
 from tools.recommenders.data import InteractionLog
+from tools.recommenders.topn import top_positions
 from tools.recommenders.training import make_model, registry
 
 PERSONALIZED = sorted(n for n in registry if registry[n].personalized)
@@ -84,6 +85,6 @@ def test_top_positions_pick_the_same_set_as_argpartition_ties_included() -> None
                    rng.integers(0, 30, 120_000).astype(np.float64),  # ties everywhere
                    np.round(rng.standard_normal(60_000), 1)):
         for n in (1, 7, 100, 999):
-            got = np.sort(_top_positions(scores, n))
+            got = np.sort(top_positions(scores, n))
             want = np.sort(np.argpartition(-scores, n - 1)[:n])
             np.testing.assert_array_equal(got, want)

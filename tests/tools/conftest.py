@@ -10,7 +10,7 @@ import pytest
 from memory.session import Session
 from recagent.settings import Settings, load_settings
 from tools.catalog.db import make_engine
-from tools.catalog.repository import Catalog
+from tools.catalog.repository import SqlCatalog
 from tools.context import ToolContext
 from tools.recommenders.bundle import ModelBundle
 from tools.registry import ToolRegistry, default_registry
@@ -33,12 +33,12 @@ def ml_bundle(ml_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> M
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest) -> Catalog:
+def catalog(request: pytest.FixtureRequest) -> SqlCatalog:
     url = request.getfixturevalue("ml_sqlite_url" if request.param == "sqlite"
                                   else "ml_pg_url")
     engine = make_engine(url)
     request.addfinalizer(engine.dispose)
-    cat = Catalog(engine)
+    cat = SqlCatalog(engine)
     cat.warm()
     return cat
 
@@ -54,7 +54,7 @@ def registry(settings: Settings) -> ToolRegistry:
 
 
 @pytest.fixture
-def make_ctx(catalog: Catalog, ml_bundle: ModelBundle, settings: Settings
+def make_ctx(catalog: SqlCatalog, ml_bundle: ModelBundle, settings: Settings
              ) -> Callable[..., ToolContext]:
     def make(session: Session | None = None, user_id: str | None = None) -> ToolContext:
         return ToolContext(catalog=catalog, models=ml_bundle, session=session or Session(),

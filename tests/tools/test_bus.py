@@ -10,7 +10,8 @@ import pytest
 
 from memory.bus import CandidateBus
 from memory.session import Session
-from tools.catalog.repository import Catalog, ItemFilter
+from tools.catalog.protocol import Catalog
+from tools.catalog.repository import ItemFilter, SqlCatalog
 from tools.context import ToolContext
 from tools.recommenders.common import aligned_rows
 from tools.registry import ToolRegistry
@@ -18,11 +19,11 @@ from tools.registry import ToolRegistry
 MATRIX, HEAT, TOY_STORY = "2571", "6", "1"
 
 
-def _bus(catalog: Catalog) -> CandidateBus:
+def _bus(catalog: SqlCatalog) -> CandidateBus:
     return CandidateBus(catalog.columns)
 
 
-def test_rows_and_ids_describe_the_same_candidates(catalog: Catalog) -> None:
+def test_rows_and_ids_describe_the_same_candidates(catalog: SqlCatalog) -> None:
     cols = catalog.columns
     bus = _bus(catalog)
     assert bus.is_open and bus.ids is None and bus.head(3) == [] and len(bus) == 0
@@ -46,7 +47,7 @@ def test_rows_and_ids_describe_the_same_candidates(catalog: Catalog) -> None:
         ("set", None, 50), ("narrow", 50, 25), ("narrow", 25, 24), ("rank", 24, 2)]
 
 
-def test_set_keeps_first_position_and_known_scores(catalog: Catalog) -> None:
+def test_set_keeps_first_position_and_known_scores(catalog: SqlCatalog) -> None:
     bus = _bus(catalog)
     bus.set("a", [MATRIX, HEAT], [5.0, 4.0])
     bus.set("b", [HEAT, MATRIX, HEAT, TOY_STORY])  # no scores: each keeps its own, new = 0
@@ -126,7 +127,7 @@ def test_a_dislike_leaves_a_large_bus(registry: ToolRegistry, ctx: ToolContext) 
     ItemFilter(categories_none=["Horror"], min_rating=3.5, tags_all=["funny"]),
     ItemFilter(popularity_pct_min=90, exclude_ids=[MATRIX, HEAT]),
 ])
-def test_filters_agree_on_rows_over_numpy_and_sql(catalog: Catalog, f: ItemFilter) -> None:
+def test_filters_agree_on_rows_over_numpy_and_sql(catalog: SqlCatalog, f: ItemFilter) -> None:
     within = catalog.rows(_random_ids(catalog, 2500, seed=5))  # > the SQL IN-list limit
     by_numpy = catalog.filter_rows(f, within, method="numpy")
     by_sql = catalog.filter_rows(f, within, method="sql")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.catalog.repository import Catalog, ItemFilter, UnknownCategoryError
+from tools.catalog.repository import ItemFilter, SqlCatalog, UnknownCategoryError
 from tools.recommenders.text import TextIndex
 
 FILTERS = [
@@ -20,7 +20,7 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("f", FILTERS, ids=lambda f: f.describe())
-def test_numpy_and_sql_agree(catalog: Catalog, f: ItemFilter) -> None:
+def test_numpy_and_sql_agree(catalog: SqlCatalog, f: ItemFilter) -> None:
     fast = catalog.filter_ids(f, method="numpy")
     sql = catalog.filter_ids(f, method="sql")
     assert fast and set(fast) == set(sql)
@@ -29,14 +29,14 @@ def test_numpy_and_sql_agree(catalog: Catalog, f: ItemFilter) -> None:
         catalog.filter_ids(f, within, method="sql") == [i for i in within if i in set(fast)]
 
 
-def test_large_within_is_not_one_giant_in_list(catalog: Catalog) -> None:
+def test_large_within_is_not_one_giant_in_list(catalog: SqlCatalog) -> None:
     everything = catalog.filter_ids(ItemFilter(year_min=1800))
     f = ItemFilter(categories_any=["Western"])
     assert catalog.filter_ids(f, everything, method="sql") == \
         catalog.filter_ids(f, everything, method="numpy")
 
 
-def test_unknown_category_lists_closest(catalog: Catalog) -> None:
+def test_unknown_category_lists_closest(catalog: SqlCatalog) -> None:
     with pytest.raises(UnknownCategoryError) as err:
         catalog.filter_ids(ItemFilter(categories_any=["Sci Fi", "Comedy", "animaton"]))
     assert set(err.value.unknown) == {"Sci Fi", "animaton"}
@@ -44,7 +44,7 @@ def test_unknown_category_lists_closest(catalog: Catalog) -> None:
     assert err.value.unknown["animaton"][0] == "Animation"
 
 
-def test_search_and_vocabulary(catalog: Catalog) -> None:
+def test_search_and_vocabulary(catalog: SqlCatalog) -> None:
     assert catalog.search("matrix", 3)[0].title == "The Matrix"
     assert len(catalog.search("", 5)) == 5
     vocab = catalog.vocabulary()
@@ -53,7 +53,7 @@ def test_search_and_vocabulary(catalog: Catalog) -> None:
     assert catalog.user_history("1") and catalog.user_history("no-such-user") == []
 
 
-def test_text_index_round_trip(catalog: Catalog, tmp_path: Path) -> None:
+def test_text_index_round_trip(catalog: SqlCatalog, tmp_path: Path) -> None:
     index = TextIndex.build(catalog.engine)
     index.save(tmp_path / "text")
     assert not list((tmp_path / "text").glob("*.pkl"))
@@ -68,7 +68,7 @@ def test_text_index_round_trip(catalog: Catalog, tmp_path: Path) -> None:
 
 
 def test_trigram_shortlist_finds_what_the_full_scan_finds(
-        catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+        catalog: SqlCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
     """Large catalogs fuzzy-match through a trigram shortlist; on the real titles (typos
     included) it must resolve exactly like the full scan."""
     from tests.tools.test_builtin import INVENTED, REAL
@@ -82,7 +82,7 @@ def test_trigram_shortlist_finds_what_the_full_scan_finds(
     assert [m.item_id for m in catalog.search("jurasic prk", 3)][:1] == ["480"]
 
 
-def test_absent_dense_model_is_skipped_cleanly(catalog: Catalog, tmp_path: Path) -> None:
+def test_absent_dense_model_is_skipped_cleanly(catalog: SqlCatalog, tmp_path: Path) -> None:
     """The embeddings extra is optional and never downloads: a model that is not installed
     locally leaves a working TF-IDF index."""
     index = TextIndex.build(catalog.engine, dense_model_name="no-such/local-model")
@@ -93,7 +93,7 @@ def test_absent_dense_model_is_skipped_cleanly(catalog: Catalog, tmp_path: Path)
 
 
 @pytest.mark.parametrize("by", ["popularity", "rating"])
-def test_top_popular_matches_a_full_sort(catalog: Catalog, by: str) -> None:
+def test_top_popular_matches_a_full_sort(catalog: SqlCatalog, by: str) -> None:
     ids, scores = catalog.popularity_scores(None, by=by)  # type: ignore[arg-type]
     ranked = sorted(zip(ids, scores.tolist(), strict=True), key=lambda p: -p[1])
     skip = {ranked[0][0], ranked[3][0]}

@@ -1,7 +1,7 @@
 """The ``Catalog`` protocol: the read side of the item catalog that the tools, the agent and
 the API use.
 
-One implementation today, :class:`tools.catalog.repository.Catalog` (SQLAlchemy, on SQLite
+One implementation today, :class:`tools.catalog.repository.SqlCatalog` (SQLAlchemy, on SQLite
 or PostgreSQL), checked against ``tests/catalog/test_contract.py`` on both databases; code
 that only reads the catalog annotates with this protocol, so another backend (a search
 service, an in-memory test double) can stand in. Writes go through
@@ -9,20 +9,26 @@ service, an in-memory test double) can stand in. Writes go through
 
 Ids are the catalog's ``item_id`` strings; unknown ids are left out of answers, never an
 error. Everything here is synchronous (async callers use a worker thread).
+
+Rows: the hot paths (the candidate bus, the narrowing and ranking tools) work on *rows*, the
+positions of items in :attr:`Catalog.columns` (a per-process copy of the static columns),
+so a large candidate set stays a numpy array instead of a list of id strings. The ``*_rows``
+and ``filter_mask`` methods are the row-level twins of the id-level ones and answer the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from tools.catalog.repository import LOOKUP_THRESHOLD, ItemFilter, ItemView, Match, Vocabulary
+from tools.catalog.columns import Columns
+from tools.catalog.ranking import RankBy
+from tools.catalog.title_match import LOOKUP_THRESHOLD
+from tools.catalog.values import ItemFilter, ItemView, Match, Vocabulary
 
-__all__ = ["Catalog", "ItemFilter", "ItemView", "Match", "Vocabulary"]
-
-RankBy = Literal["popularity", "rating"]
+__all__ = ["Catalog", "Columns", "ItemFilter", "ItemView", "Match", "RankBy", "Vocabulary"]
 
 
 @runtime_checkable
@@ -117,6 +123,36 @@ class Catalog(Protocol):
         """The ``n`` best items by ``by`` (not in ``exclude``), best first, with scores."""
         ...
 
+    # -- rows (positions in ``columns``)
+    @property
+    def columns(self) -> Columns:
+        """The static columns as arrays: ``ids[row]`` is an item id, ``index[item_id]`` its
+        row; ``pop_order`` the rows most popular first."""
+        ...
+
+    def rows(self, ids: Iterable[str]) -> np.ndarray:
+        """The rows of the known ``ids``, in the order given."""
+        ...
+
+    def filter_mask(self, f: ItemFilter, within: np.ndarray | None = None) -> np.ndarray:
+        """Which of the rows ``within`` (None: every row, in row order) pass ``f``."""
+        ...
+
+    def filter_rows(self, f: ItemFilter, within: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`filter_ids` over rows: the rows of ``within`` passing ``f`` (its order),
+        or with ``within=None`` every passing row, most popular first."""
+        ...
+
+    def popularity_score_rows(self, rows: np.ndarray,
+                              by: RankBy = "popularity") -> np.ndarray:
+        """:meth:`popularity_scores` of the items at ``rows``, aligned with them."""
+        ...
+
+    def top_popular_rows(self, n: int, by: RankBy = "popularity",
+                         skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`top_popular` as (rows, scores), leaving out the rows ``skip``."""
+        ...
+
     # -- caches
     def warm(self) -> None:
         """Build what the first request would otherwise build (start-up)."""
@@ -130,5 +166,5 @@ class Catalog(Protocol):
 if TYPE_CHECKING:
     from tools.catalog import repository
 
-    def _the_sql_catalog_is_a_catalog(c: repository.Catalog) -> Catalog:
+    def _the_sql_catalog_is_a_catalog(c: repository.SqlCatalog) -> Catalog:
         return c  # mypy checks the implementation against the protocol here

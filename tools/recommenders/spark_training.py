@@ -31,544 +31,63 @@ Pipeline (every stage reports its time when ``progress`` is on):
 Failures (PySpark not installed, no Java, an unreachable master, no JDBC driver jar, a database
 JDBC cannot reach) raise :class:`SparkUnavailableError` with a one-line message naming what is
 missing.
+
+This module runs the pipeline; the stages live in :mod:`~tools.recommenders.spark_env`
+(checks and the session), :mod:`~tools.recommenders.spark_jdbc` (reading over JDBC),
+:mod:`~tools.recommenders.spark_data` (reading, preparing, collecting) and
+:mod:`~tools.recommenders.spark_als` (weighting and fitting); their public names are
+re-exported here.
 """
+
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import numpy as np
 import scipy.sparse as sp
 
 from tools.recommenders.als import ALSRecommender
 from tools.recommenders.base import InteractionData
-
-INSTALL_HINT = 'pip install "recagent[spark]"'
-DEFAULT_MASTER = "local[*]"
-_USER_ALIASES = ("user_id", "userId", "user")
-_ITEM_ALIASES = ("item_id", "itemId", "movieId", "item")
-_TS_ALIASES = ("timestamp", "ts")
-
-
-class SparkUnavailableError(RuntimeError):
-    """Spark cannot run here; the message names what is missing (one line)."""
-
-
-# ---- environment checks ------------------------------------------------------------------
-def require_pyspark() -> str:
-    """PySpark's version, or :class:`SparkUnavailableError`."""
-    try:
-        import pyspark
-    except ImportError:
-        raise SparkUnavailableError(
-            f"PySpark is not installed: {INSTALL_HINT} (or pip install pyspark)"
-        ) from None
-    return str(pyspark.__version__)
-
-
-def require_java() -> str:
-    """The ``java`` executable Spark will start, or :class:`SparkUnavailableError`."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        java = Path(home) / "bin" / "java"
-        if java.is_file() and os.access(java, os.X_OK):
-            return str(java)
-        raise SparkUnavailableError(f"no Java: JAVA_HOME={home} has no bin/java "
-                                    "(Spark needs Java 17 or newer)")
-    found = shutil.which("java")
-    if found is None:
-        raise SparkUnavailableError("no Java: Spark needs Java 17 or newer on PATH or in "
-                                    "JAVA_HOME (e.g. apt-get install openjdk-17-jre-headless)")
-    return found
-
-
-def check_master(master: str, *, timeout_s: float = 5.0) -> None:
-    """Reject a malformed master URL; for ``spark://host:port`` make sure something listens
-    there (Spark itself would retry for a minute before giving up)."""
-    if master.startswith("local") or master == "yarn" or master.startswith("k8s://"):
-        return
-    if not master.startswith("spark://"):
-        raise SparkUnavailableError(
-            f"unknown Spark master {master!r}: use local[N], spark://HOST:PORT, yarn or k8s://URL"
-        )
-    for hostport in master.removeprefix("spark://").split(","):  # HA: host1:7077,host2:7077
-        parts = urlsplit(f"spark://{hostport}")
-        host, port = parts.hostname, parts.port or 7077
-        if not host:
-            raise SparkUnavailableError(f"Spark master {master!r} has no host")
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                return
-        except OSError as exc:
-            last = f"{host}:{port} ({exc.strerror or exc})"
-    raise SparkUnavailableError(f"Spark master {master} is unreachable: {last}")
-
-
-@contextmanager
-def spark_session(master: str = DEFAULT_MASTER,
-                  conf: Mapping[str, str] | None = None) -> Iterator[Any]:
-    """A SparkSession for the duration of the block (stopped afterwards)."""
-    require_pyspark()
-    require_java()
-    check_master(master)
-    from pyspark.sql import SparkSession
-
-    builder = (SparkSession.builder.master(master).appName("recagent-train")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", str(_shuffle_partitions(master))))
-    for key, value in (conf or {}).items():
-        builder = builder.config(key, value)
-    try:
-        spark = builder.getOrCreate()
-    except Exception as exc:  # py4j / JVM start-up errors: keep one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SparkUnavailableError(f"could not start Spark (master {master}): {first}") from None
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
-        yield spark
-    finally:
-        spark.stop()
-
-
-def _shuffle_partitions(master: str) -> int:
-    """Spark's default (200) drowns a local run in tiny tasks: use 2 per local core."""
-    if not master.startswith("local"):
-        return 200
-    inside = master.partition("[")[2].partition("]")[0].split(",")[0]
-    cores = int(inside) if inside.isdigit() else (os.cpu_count() or 2)
-    return max(2, 2 * cores)
-
-
-# ---- reading -------------------------------------------------------------------------------
-def read_files(spark: Any, paths: Sequence[str | Path]) -> Any:
-    """Interactions from Parquet or CSV files (by extension; a folder is read as Parquet),
-    normalised to ``user_id string, item_id string, rating double, ts long`` (null when
-    absent). CSV needs a header row; ``userId``/``movieId`` (MovieLens) are accepted too;
-    a timestamp is unix seconds or ISO 8601."""
-    from pyspark.sql import functions as F
-
-    names = [str(p) for p in paths]
-    if not names:
-        raise ValueError("no interaction files given")
-    for name in names:
-        if not Path(name).exists() and "://" not in name:
-            raise FileNotFoundError(f"{name}: no such file")
-    kinds = {_file_kind(n) for n in names}
-    if len(kinds) != 1:
-        raise ValueError("give either Parquet or CSV files, not both")
-    if kinds == {"csv"}:
-        df = spark.read.option("header", "true").option("inferSchema", "false").csv(names)
-    else:
-        df = spark.read.parquet(*names)
-    columns = set(df.columns)
-
-    def pick(aliases: Sequence[str]) -> str | None:
-        return next((a for a in aliases if a in columns), None)
-
-    user, item = pick(_USER_ALIASES), pick(_ITEM_ALIASES)
-    if user is None or item is None:
-        raise ValueError(f"{names[0]}: needs user_id and item_id columns "
-                         f"(has {', '.join(sorted(columns))})")
-    rating, ts = pick(("rating",)), pick(_TS_ALIASES)
-    ts_col = F.lit(None).cast("long")
-    if ts is not None:
-        raw = F.col(ts)
-        ts_col = F.coalesce(raw.cast("double").cast("long"),
-                            F.unix_timestamp(F.to_timestamp(raw.cast("string"))))
-    return df.select(
-        F.col(user).cast("string").alias("user_id"),
-        F.col(item).cast("string").alias("item_id"),
-        (F.col(rating).cast("double") if rating else F.lit(None).cast("double")).alias("rating"),
-        ts_col.alias("ts"),
-    ).where(F.col("user_id").isNotNull() & F.col("item_id").isNotNull())
-
-
-def _file_kind(name: str) -> str:
-    lower = name.lower().rstrip("/")
-    if lower.endswith((".csv", ".csv.gz", ".tsv")):
-        return "csv"
-    return "parquet"
-
-
-# ---- the catalog over JDBC ------------------------------------------------------------------
-@dataclass(frozen=True)
-class JdbcDriver:
-    class_name: str
-    debian_package: str
-    default_jar: str
-
-
-JDBC_DRIVERS = {
-    "postgresql": JdbcDriver("org.postgresql.Driver", "libpostgresql-jdbc-java",
-                             "/usr/share/java/postgresql.jar"),
-    "sqlite": JdbcDriver("org.sqlite.JDBC", "libxerial-sqlite-jdbc-java",
-                         "/usr/share/java/sqlite-jdbc.jar"),
-}
-_PG_PARAMS = {"sslmode": "sslmode", "sslrootcert": "sslrootcert", "sslcert": "sslcert",
-              "sslkey": "sslkey", "application_name": "ApplicationName",
-              "connect_timeout": "connectTimeout"}
-
-
-@dataclass(frozen=True)
-class JdbcSource:
-    backend: str  # "postgresql" | "sqlite"
-    url: str  # jdbc:..., without credentials
-    properties: dict[str, str]  # user, password, driver
-    jar: str
-
-    @property
-    def label(self) -> str:
-        return f"catalog database over JDBC ({self.url})"
-
-
-def jdbc_url(database_url: str) -> tuple[str, str, dict[str, str]]:
-    """``(backend, jdbc_url, properties)`` for a SQLAlchemy URL (PostgreSQL or a SQLite
-    file); credentials go into the properties, never into the URL."""
-    from urllib.parse import quote, urlencode
-
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
-            raise ValueError("JDBC needs a SQLite file (sqlite:///path/to/catalog.db), "
-                             f"not {url.render_as_string(hide_password=True)}")
-        return backend, f"jdbc:sqlite:{Path(url.database).resolve()}", {}
-    if backend != "postgresql":
-        raise ValueError(f"reading the catalog over JDBC supports PostgreSQL and SQLite, "
-                         f"not {backend}")
-    if not url.database:
-        raise ValueError("the PostgreSQL URL names no database")
-    params: dict[str, str] = {}
-    for key, value in url.query.items():
-        value = value if isinstance(value, str) else value[-1]
-        if key in _PG_PARAMS:
-            params[_PG_PARAMS[key]] = value
-        elif key == "options" and value.strip().startswith("-csearch_path="):
-            params["currentSchema"] = value.strip().removeprefix("-csearch_path=")
-        else:
-            raise ValueError(f"the PostgreSQL URL parameter {key!r} has no JDBC equivalent "
-                             "here: drop it to read over JDBC")
-    host = url.host or "localhost"
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    jdbc = f"jdbc:postgresql://{host}:{url.port or 5432}/{quote(url.database, safe='')}"
-    if params:
-        jdbc += "?" + urlencode(params)
-    props = {"user": url.username} if url.username else {}
-    if url.password is not None:
-        props["password"] = str(url.password)
-    return backend, jdbc, props
-
-
-def jdbc_source(database_url: str, conf: Mapping[str, str] | None = None) -> JdbcSource:
-    """Where and how Spark reads the catalog over JDBC. The driver jar is the first jar in
-    ``spark.jars`` holding the driver class, else the Debian package's jar; none gives
-    :class:`SparkUnavailableError` naming the package and the setting."""
-    backend, url, props = jdbc_url(database_url)
-    driver = JDBC_DRIVERS[backend]
-    listed = [j.strip() for j in (conf or {}).get("spark.jars", "").split(",") if j.strip()]
-    for jar in [*listed, driver.default_jar]:
-        if _jar_has_class(jar, driver.class_name):
-            return JdbcSource(backend, url, {**props, "driver": driver.class_name}, jar)
-    raise SparkUnavailableError(
-        f"no JDBC driver for {backend} ({driver.class_name}): apt-get install "
-        f"{driver.debian_package} ({driver.default_jar}) or pass --spark-conf "
-        f"spark.jars=/path/to/the-driver.jar"
-    )
-
-
-def _jar_has_class(jar: str, class_name: str) -> bool:
-    import zipfile
-
-    path = jar.removeprefix("file:")
-    if "://" in path:  # a remote jar: trust it, Spark fetches it
-        return True
-    try:
-        with zipfile.ZipFile(path) as z:
-            return class_name.replace(".", "/") + ".class" in z.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
-def with_jdbc_jar(conf: Mapping[str, str] | None, source: JdbcSource) -> dict[str, str]:
-    """``conf`` with the driver jar in ``spark.jars`` (shipped to the executors)."""
-    out = dict(conf or {})
-    jars = [j.strip() for j in out.get("spark.jars", "").split(",") if j.strip()]
-    if source.jar not in jars:
-        out["spark.jars"] = ",".join([*jars, source.jar])
-    return out
-
-
-def read_jdbc(spark: Any, source: JdbcSource, *, partitions: int | None = None) -> Any:
-    """The catalog's ``interactions`` read by the executors over JDBC, normalised like
-    :func:`read_files`. PostgreSQL is read in ``partitions`` parallel queries (default:
-    Spark's parallelism), split on a numeric column computed from a hash of ``user_id``, so
-    each partition holds whole users; a SQLite file is read in one."""
-    from pyspark.sql import functions as F
-
-    if "://" not in source.jar.removeprefix("file:"):
-        # the driver's side needs the class too: ``spark.jars`` reaches its class path only
-        # when it starts the JVM, ADD JAR also when this process already runs one
-        spark.sql(f"ADD JAR '{source.jar.removeprefix('file:')}'")
-    columns = "user_id, item_id, rating, ts"
-    reader = spark.read.format("jdbc").option("url", source.url).option("fetchsize", "10000")
-    for key, value in source.properties.items():
-        reader = reader.option(key, value)
-    if source.backend == "postgresql":
-        n = max(1, int(partitions or spark.sparkContext.defaultParallelism))
-        table = (f"(SELECT {columns}, abs(hashtext(user_id)::bigint) % {n} AS recagent_part "
-                 "FROM interactions) AS recagent_interactions")
-        reader = (reader.option("dbtable", table).option("partitionColumn", "recagent_part")
-                  .option("lowerBound", "0").option("upperBound", str(n))
-                  .option("numPartitions", str(n)))
-    else:
-        reader = reader.option("dbtable", f"(SELECT {columns} FROM interactions)")
-    try:
-        df = reader.load()
-    except Exception as exc:  # py4j errors: the JDBC driver's own message, one line
-        raise SparkUnavailableError(
-            f"could not read the catalog over JDBC ({source.url}): {_java_message(exc)}"
-        ) from None
-    return df.select(
-        F.col("user_id").cast("string").alias("user_id"),
-        F.col("item_id").cast("string").alias("item_id"),
-        F.col("rating").cast("double").alias("rating"),
-        F.col("ts").cast("long").alias("ts"),
-    )
-
-
-def _java_message(exc: BaseException) -> str:
-    """One line for a JVM error: its root cause (``PSQLException: Connection to ... refused``)
-    rather than Spark's wrapper."""
-    java = getattr(exc, "_origin", None) or getattr(exc, "java_exception", None)
-    if java is not None:
-        try:
-            for _ in range(20):  # a cause chain, bounded
-                cause = java.getCause()
-                if cause is None:
-                    break
-                java = cause
-            name, _, message = str(java.toString()).partition(": ")
-            return f"{name.rpartition('.')[2]}: {message}".strip(": ").splitlines()[0]
-        except Exception:  # the gateway itself failed: fall back to the Python text
-            pass
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def read_catalog(spark: Any, engine: Any) -> tuple[Any, Any]:
-    """The catalog's interactions, read with SQLAlchemy in the driver and handed to Spark,
-    plus the in-driver log (its fingerprint is the one a local ``recagent train`` records)."""
-    from tools.recommenders.data import NO_TS, load_log
-
-    log = load_log(engine)
-    rows = [
-        (str(log.user_ids[u]), str(log.item_ids[i]),
-         None if np.isnan(r) else float(r), None if t == NO_TS else int(t))
-        for u, i, r, t in zip(log.users.tolist(), log.items.tolist(), log.ratings.tolist(),
-                              log.ts.tolist(), strict=True)
-    ]
-    return spark.createDataFrame(rows, _RAW_SCHEMA_DDL), log
-
-
-_RAW_SCHEMA_DDL = "user_id string, item_id string, rating double, ts long"
-
-
-# ---- preparing -----------------------------------------------------------------------------
-@dataclass
-class Prepared:
-    frame: Any  # Spark DataFrame (u int, i int, conf float)
-    user_ids: np.ndarray  # str, sorted; index u
-    item_ids: np.ndarray  # str, sorted; index i
-
-
-def prepare(spark: Any, raw: Any, *, min_rating: float | None = None) -> Prepared:
-    """One row per (user, item), confidences, ids coded against their sorted values."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    latest = Window.partitionBy("user_id", "item_id").orderBy(
-        F.col("ts").desc_nulls_last(), F.col("rating").desc_nulls_last())
-    df = raw.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n")
-    if min_rating is not None:
-        df = df.where(F.col("rating").isNull() | (F.col("rating") >= float(min_rating)))
-    df = df.cache()
-    top = df.agg(F.max("rating")).first()[0]
-    if top is not None and top > 0:
-        conf = F.when(F.col("rating").isNull(), F.lit(1.0)).otherwise(
-            1.0 + F.greatest(F.col("rating"), F.lit(0.0)) / float(top))
-    else:
-        conf = F.lit(1.0)
-    df = df.withColumn("conf", conf.cast("float"))
-    user_ids = np.sort(np.asarray([r[0] for r in df.select("user_id").distinct().collect()],
-                                  dtype=str))
-    item_ids = np.sort(np.asarray([r[0] for r in df.select("item_id").distinct().collect()],
-                                  dtype=str))
-    users = spark.createDataFrame(list(zip(user_ids.tolist(), range(len(user_ids)),
-                                           strict=True)), "user_id string, u int")
-    items = spark.createDataFrame(list(zip(item_ids.tolist(), range(len(item_ids)),
-                                           strict=True)), "item_id string, i int")
-    frame = (df.join(F.broadcast(users), "user_id").join(F.broadcast(items), "item_id")
-             .select("u", "i", "conf").cache())
-    frame.count()
-    df.unpersist()
-    return Prepared(frame, user_ids, item_ids)
-
-
-_TRIPLE = np.dtype([("u", "<i4"), ("i", "<i4"), ("c", "<f4")])
-_CHUNK_ROWS = 500_000  # 6 MB per shipped chunk
-
-
-def from_matrix(spark: Any, data: InteractionData) -> Prepared:
-    """An in-driver confidence matrix as a prepared frame (evaluation, benchmarks).
-
-    The matrix is shipped as a few packed numpy buffers (12 bytes per interaction), which the
-    Python workers expand into rows, instead of one driver-side Python tuple per interaction
-    (minutes and gigabytes at 20M)."""
-    coo = sp.coo_matrix(data.matrix)
-    packed = np.empty(coo.nnz, dtype=_TRIPLE)
-    packed["u"], packed["i"], packed["c"] = coo.row, coo.col, coo.data
-    parallelism = max(1, int(spark.sparkContext.defaultParallelism))
-    parts = max(parallelism, -(-coo.nnz // _CHUNK_ROWS))
-    size = max(1, -(-coo.nnz // parts))
-    chunks = [packed[s:s + size].tobytes() for s in range(0, coo.nnz, size)]
-    rdd = spark.sparkContext.parallelize(chunks, max(1, len(chunks))).flatMap(_unpack_triples)
-    frame = spark.createDataFrame(rdd, "u int, i int, conf float", verifySchema=False).cache()
-    return Prepared(frame, np.asarray(data.user_ids).astype(str),
-                    np.asarray(data.item_ids).astype(str))
-
-
-def _unpack_triples(chunk: bytes) -> Iterator[tuple[int, int, float]]:
-    a = np.frombuffer(chunk, dtype=_TRIPLE)
-    return zip(a["u"].tolist(), a["i"].tolist(), a["c"].tolist(), strict=True)
-
-
-# ---- weighting and fitting -------------------------------------------------------------------
-def spark_als_params(params: Mapping[str, Any], mean_per_user: float) -> dict[str, Any]:
-    """MLlib ALS arguments for the local ALS parameters ``params``.
-
-    ``regParam``: MLlib multiplies it by each user's (item's) number of interactions;
-    ``implicit`` uses the plain value, so the local penalty is divided by the mean number
-    of interactions per user. ``alpha``: MLlib's confidence is ``1 + alpha * w``,
-    implicit's ``alpha * w`` (both with weight 1 for unobserved pairs); equal alphas."""
-    return {
-        "rank": int(params["factors"]),
-        "maxIter": int(params["iterations"]),
-        "regParam": float(params["regularization"]) / max(float(mean_per_user), 1.0),
-        "alpha": float(params["alpha"]),
-        "seed": int(params["random_state"]),
-    }
-
-
-@dataclass
-class SparkFit:
-    user_factors: np.ndarray
-    item_factors: np.ndarray
-    idf: np.ndarray
-    avg_length: float
-    popularity: np.ndarray
-    spark_params: dict[str, Any]
-
-
-def fit_als(prepared: Prepared, params: Mapping[str, Any]) -> SparkFit:
-    """Weigh (BM25 when asked) and fit MLlib's implicit ALS; factors come back to the
-    driver as float32 arrays indexed like ``prepared``'s id arrays."""
-    from pyspark.ml.recommendation import ALS
-    from pyspark.sql import functions as F
-
-    p = {**ALSRecommender.defaults, **params}
-    frame = prepared.frame
-    spark = frame.sparkSession
-    n_users, n_items = len(prepared.user_ids), len(prepared.item_ids)
-    popularity = np.zeros(n_items, dtype=np.float32)
-    for i, count in frame.groupBy("i").count().collect():
-        popularity[i] = count
-    lengths = frame.groupBy("u").agg(F.sum("conf").alias("len"))
-    avg_length = float(lengths.agg(F.avg("len")).first()[0])
-    idf = np.maximum(np.log(n_users) - np.log1p(popularity), 1e-3).astype(np.float32)
-    if p["weighting"] == "bm25":
-        k1, b = float(p["bm25_k1"]), float(p["bm25_b"])
-        idf_df = spark.createDataFrame(list(zip(range(n_items), idf.astype(float).tolist(),
-                                                strict=True)), "i int, idf double")
-        norm = (1.0 - b) + b * F.col("len") / avg_length
-        weighted = (frame.join(lengths, "u").join(F.broadcast(idf_df), "i")
-                    .select("u", "i", (F.col("conf") * (k1 + 1.0) / (k1 * norm + F.col("conf"))
-                                       * F.col("idf")).cast("float").alias("w")))
-    else:
-        weighted = frame.select("u", "i", F.col("conf").alias("w"))
-    spark_params = spark_als_params(p, frame.count() / max(n_users, 1))
-    blocks = max(2, int(spark.sparkContext.defaultParallelism))  # MLlib's default: 10
-    als = ALS(userCol="u", itemCol="i", ratingCol="w", implicitPrefs=True,
-              coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
-              **spark_params)
-    model = als.fit(weighted)
-    rank = spark_params["rank"]
-    uf = _factors(model.userFactors, n_users, rank)
-    itf = _factors(model.itemFactors, n_items, rank)
-    return SparkFit(uf, itf, idf, avg_length, popularity, spark_params)
-
-
-def _factors(df: Any, n: int, rank: int) -> np.ndarray:
-    out = np.zeros((n, rank), dtype=np.float32)
-    for idx, features in df.collect():
-        out[idx] = features
-    return out
-
-
-def collect_matrix(prepared: Prepared) -> sp.csr_matrix:
-    """The confidence matrix in the driver (what the service keeps to exclude seen items),
-    shipped as one numpy buffer per partition rather than row by row."""
-
-    def pack(rows: Iterator[Any]) -> Iterator[bytes]:
-        chunk = [(r[0], r[1], r[2]) for r in rows]
-        if chunk:
-            yield np.asarray(chunk, dtype=np.float64).tobytes()
-
-    parts = prepared.frame.rdd.mapPartitions(pack).collect()
-    arr = (np.concatenate([np.frombuffer(b, dtype=np.float64).reshape(-1, 3) for b in parts])
-           if parts else np.zeros((0, 3)))
-    matrix = sp.csr_matrix(
-        (arr[:, 2].astype(np.float32), (arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64))),
-        shape=(len(prepared.user_ids), len(prepared.item_ids)), dtype=np.float32,
-    )
-    matrix.sort_indices()
-    return matrix
-
-
-def to_recommender(fit: SparkFit, data: InteractionData,
-                   params: Mapping[str, Any]) -> ALSRecommender:
-    """An ordinary :class:`ALSRecommender` holding the Spark-fitted factors."""
-    model = ALSRecommender(**dict(params))
-    model._set_ids(np.asarray(data.user_ids).astype(str), np.asarray(data.item_ids).astype(str))
-    model.user_items = sp.csr_matrix(data.matrix, dtype=np.float32)
-    model.popularity = fit.popularity
-    model._restore({"user_factors": fit.user_factors, "item_factors": fit.item_factors,
-                    "idf": fit.idf, "avg_length": np.asarray([fit.avg_length])})
-    return model
-
-
-def matrix_fingerprint(user_ids: np.ndarray, item_ids: np.ndarray, matrix: sp.csr_matrix) -> str:
-    h = hashlib.sha256()
-    h.update("\x1f".join(user_ids.tolist()).encode())
-    h.update(b"\x1e")
-    h.update("\x1f".join(item_ids.tolist()).encode())
-    for part in (matrix.indptr, matrix.indices, matrix.data):
-        h.update(b"\x1e")
-        h.update(np.ascontiguousarray(part).tobytes())
-    return h.hexdigest()
+from tools.recommenders.spark_als import SparkFit, fit_als, spark_als_params, to_recommender
+from tools.recommenders.spark_data import (
+    Prepared,
+    collect_matrix,
+    from_matrix,
+    matrix_fingerprint,
+    prepare,
+    read_catalog,
+    read_files,
+)
+from tools.recommenders.spark_env import (
+    DEFAULT_MASTER,
+    INSTALL_HINT,
+    SparkUnavailableError,
+    check_master,
+    require_java,
+    require_pyspark,
+    spark_session,
+)
+from tools.recommenders.spark_jdbc import (
+    JDBC_DRIVERS,
+    JdbcDriver,
+    JdbcSource,
+    jdbc_source,
+    jdbc_url,
+    read_jdbc,
+    with_jdbc_jar,
+)
+
+__all__ = [
+    "DEFAULT_MASTER", "INSTALL_HINT", "JDBC_DRIVERS", "JdbcDriver", "JdbcSource", "Prepared",
+    "SparkFit", "SparkUnavailableError", "check_master", "collect_matrix", "evaluate_spark",
+    "evaluate_with", "fit_als", "from_matrix", "jdbc_source", "jdbc_url", "matrix_fingerprint",
+    "prepare", "read_catalog", "read_files", "read_jdbc", "require_java", "require_pyspark",
+    "spark_als_params", "spark_session", "to_recommender", "train_spark", "with_jdbc_jar",
+]
 
 
 # ---- the whole run ---------------------------------------------------------------------------
