@@ -11,6 +11,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+_jitter = random.Random()  # back-off pauses; leaves the global random state alone
+
 FeedbackSignal = Literal["like", "dislike", "click", "not_interested"]
 
 
@@ -194,22 +196,38 @@ class SessionStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+CAS_ATTEMPTS = 10  # saves one write tries before the lost race is the caller's
+
+
 async def update_session(
     store: SessionStore,
     session_id: str,
     change: Callable[[Session], None],
     *,
     user_id: str | None = None,
+    current: Session | None = None,
     create: bool = True,
-    attempts: int = 10,
+    attempts: int = CAS_ATTEMPTS,
 ) -> Session:
-    """Load, apply ``change`` (mutates in place), save; on :class:`VersionConflict` reload and
-    re-apply, up to ``attempts`` times with a short jittered back-off.
+    """The one compare-and-set writer of sessions: apply ``change`` (it mutates the session
+    in place) and save; a lost race is re-applied to the fresh session. Every writer (a
+    turn, feedback) saves through here, so they all fail the same way.
 
-    With ``create`` an absent session is started under ``session_id`` (owned by ``user_id``);
-    without it, :class:`SessionNotFound` is raised."""
+    The first attempt changes a fork of ``current`` when the caller holds the session
+    already (a turn: the copy it planned on; it may be new, version 0), else the stored one
+    (loaded with ``user_id``). After a :class:`VersionConflict` the session is reloaded and
+    ``change`` applied again, after a short jittered pause, up to ``attempts`` saves in all.
+
+    The error path, decided once: the store's errors go to the caller unchanged --
+    :class:`VersionConflict` when the last attempt lost too, :class:`SessionAccessDenied`
+    for another user's session, :class:`SessionError` when the store is down, and
+    :class:`SessionNotFound` for an absent session without ``create`` (with it, an absent
+    session starts under ``session_id``, owned by ``user_id``). The caller maps them to its
+    own errors (the agent: ``agent.errors``); ``current`` itself is never changed."""
+    session = current.fork() if current is not None else None
     for attempt in range(attempts):
-        session = await store.get(session_id, user_id=user_id)
+        if session is None:
+            session = await store.get(session_id, user_id=user_id)
         if session is None:
             if not create:
                 raise SessionNotFound(session_id)
@@ -220,5 +238,6 @@ async def update_session(
         except VersionConflict:
             if attempt == attempts - 1:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            session = None  # reload: the race was lost to a newer version
+            await asyncio.sleep(_jitter.uniform(0, 0.002 * (attempt + 1)))
     raise AssertionError("unreachable")  # pragma: no cover

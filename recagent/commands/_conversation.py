@@ -8,8 +8,9 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from agent.errors import AgentError
 from agent.responder import numbered_list
-from agent.service import AgentError, item_words
+from agent.service import item_words
 from agent.understanding.policy import Words
 from recagent.runtime import Runtime
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
-from agent.service import MAX_FIXES, Agent, AgentError
+from agent.errors import AgentError
+from agent.service import MAX_FIXES, Agent
 from agent.testing import ScriptedChatModel, UnexpectedCall, plan
 from agent.tokens import count_tokens
 from agent.types import TurnEvent
