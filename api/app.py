@@ -17,7 +17,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,6 +29,7 @@ from api.messages import document_limits
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimitMiddleware, TokenBuckets
+from recagent.runtime import Runtime, build_runtime
 from recagent.settings import Settings, load_settings
 
 
@@ -51,11 +51,11 @@ Conversational recommender agent. Chat with `POST /v1/chat` (or stream it with
 """
 
 
-def create_app(settings: Settings | None = None, *, runtime: Any = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. With ``runtime`` given (tests, embedding) it is used as is and not
     closed by the app; otherwise the lifespan builds one from ``settings`` and closes it."""
     if settings is None:
-        settings = getattr(runtime, "settings", None) or load_settings()
+        settings = runtime.settings if runtime is not None else load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,8 +65,6 @@ def create_app(settings: Settings | None = None, *, runtime: Any = None) -> Fast
             yield
             app.state.runtime = None
             return
-        from recagent.runtime import build_runtime
-
         built = await build_runtime(settings)
         app.state.runtime = built
         log.info("recagent ready", extra={"database": _safe_url(settings.database_url),

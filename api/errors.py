@@ -19,6 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from agent.errors import (
+    AgentError,
+    SessionForbidden,
+    SessionUnknown,
+    StoreUnavailable,
+    from_event,
+)
+
 log = logging.getLogger("recagent.api")
 RETRY_AFTER_S = 5  # what a 503 asks the client to wait
 
@@ -185,10 +193,8 @@ def classify(exc: BaseException) -> ApiError | None:
     """Map an exception of the layers below to the client's error, or None (a 500)."""
     if isinstance(exc, ApiError):
         return exc
-    from agent.service import AgentError
-
     if isinstance(exc, AgentError):
-        return from_agent(exc.code, exc.message, exc.status)
+        return from_agent(exc)
     # Imported lazily: the API must not fail to start because a layer is being rebuilt.
     from memory.session import (
         SessionAccessDenied,
@@ -238,35 +244,36 @@ def _respond(request: Request, status: int, code: str, message: str,
     return error_response_for(request.url.path, status, code, message, headers=headers)
 
 
-def session_not_found() -> ApiError:
+class NoSuchSession(ApiError):
+    """404 ``session_not_found``: unknown, expired and foreign sessions all answer this, word
+    for word (a caller that may start afresh instead catches this type)."""
+
+    def __init__(self) -> None:
+        super().__init__(404, "session_not_found", NO_SESSION)
+
+
+def session_not_found() -> NoSuchSession:
     """Unknown, expired and foreign sessions all answer this, word for word."""
-    return ApiError(404, "session_not_found", NO_SESSION)
+    return NoSuchSession()
 
 
-def from_agent(code: str, message: str, status: int = 400) -> ApiError:
-    """The agent's error (code, message, status) as the client sees it."""
-    if code == "forbidden":  # another user's session: indistinguishable from an unknown one
+def from_agent(exc: AgentError) -> ApiError:
+    """The agent's typed error as the client sees it."""
+    if isinstance(exc, SessionUnknown | SessionForbidden):
+        # another user's session is indistinguishable from an unknown one
         return session_not_found()
-    if code == "not_found" and "session" in message:
-        return session_not_found()
-    if code == "not_found" and "item" in message:
-        return ApiError(404, "item_not_found", message)
-    if code == "conflict":
-        return ApiError(409, "session_conflict", message)
-    if code == "unavailable":
-        log.warning("unavailable: %s", message)
+    if isinstance(exc, StoreUnavailable):
+        log.warning("session store unavailable: %s", exc.message)
         return sessions_unavailable()
-    return ApiError(status if 400 <= status < 600 else 400, code, message)
+    return ApiError(exc.status, exc.code, exc.message)
 
 
 def from_agent_event(data: Mapping[str, Any]) -> ApiError:
-    """An in-band ``error`` event of :meth:`agent.service.Agent.stream` (``{code, message,
-    status?}``, possibly nested under ``error``) as the client's error."""
+    """An in-band ``error`` event of :meth:`agent.service.Agent.stream` (``{code, message}``,
+    possibly nested under ``error``) as the client's error."""
     nested = data.get("error")
     inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
-    return from_agent(str(inner.get("code", "turn_failed")),
-                      str(inner.get("message", "the turn failed")),
-                      int(inner.get("status", 400)))
+    return from_agent(from_event(dict(inner)))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -329,7 +336,6 @@ def _allowed(request: Request) -> str:
 def _domain_exceptions() -> list[type[Exception]]:
     from sqlalchemy.exc import DBAPIError
 
-    from agent.service import AgentError
     from memory.session import SessionError, SessionNotFound
 
     return [AgentError, SessionError, SessionNotFound, DBAPIError]

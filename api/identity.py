@@ -45,13 +45,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from redis.asyncio import Redis
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.deps import session_redis
 from api.errors import (
     OPENAI_PATHS,
     ApiError,
@@ -59,7 +61,10 @@ from api.errors import (
     session_not_found,
     sessions_unavailable,
 )
+from api.messages import ID_PATTERN
 from memory.profiles import DEFAULT_TENANT, tenant_user
+from memory.session import Session, SessionAccessDenied
+from recagent.runtime import Runtime
 from recagent.settings import Settings
 
 log = logging.getLogger("recagent.api")
@@ -183,7 +188,7 @@ def identify(request: Request, *, user_id: str | None = None, token: str | None 
         raise ApiError(403, "identity_mismatch",
                        "the user id of the body differs from the X-User-Id header")
     user = user_id or header_user
-    if user is not None and not re.fullmatch(r"[A-Za-z0-9_\-.:@]{1,128}", user):
+    if user is not None and not re.fullmatch(ID_PATTERN, user):
         raise ApiError(422, "invalid_request", "user_id: 1-128 of A-Za-z0-9_-.:@")
     tenant = getattr(request.state, "tenant", None)
     if tenant is not None:  # an API key: may act for any user of its tenant
@@ -273,7 +278,7 @@ class MemoryOwnerIndex:
 class RedisOwnerIndex:
     """Shares the session store's Redis connection (closed with the store)."""
 
-    def __init__(self, redis: Any, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self.prefix = prefix
 
@@ -302,23 +307,19 @@ class RedisOwnerIndex:
             raise sessions_unavailable() from exc
 
 
-def owners_for(request: Request, runtime: Any) -> OwnerIndex:
+def owners_for(request: Request, runtime: Runtime) -> OwnerIndex:
     """The app's binding index (made on first use): in Redis when the sessions are."""
     state = request.app.state
     index: OwnerIndex | None = getattr(state, "session_owners", None)
     if index is None or getattr(state, "session_owners_runtime", None) is not runtime:
-        redis = getattr(runtime.sessions, "client", None)
-        if redis is not None:
-            index = RedisOwnerIndex(redis, str(getattr(runtime.sessions, "prefix",
-                                                       "recagent:")))
-        else:
-            index = MemoryOwnerIndex()
+        shared = session_redis(runtime)
+        index = RedisOwnerIndex(*shared) if shared is not None else MemoryOwnerIndex()
         state.session_owners = index
         state.session_owners_runtime = runtime
     return index
 
 
-async def bind_new(request: Request, runtime: Any, session_id: str,
+async def bind_new(request: Request, runtime: Runtime, session_id: str,
                    identity: Identity) -> None:
     """Bind a session about to be created to the caller."""
     principal = identity.principal
@@ -328,13 +329,11 @@ async def bind_new(request: Request, runtime: Any, session_id: str,
     await owners_for(request, runtime).bind(session_id, principal, settings.session_ttl_s)
 
 
-async def check_access(request: Request, runtime: Any, session_id: str,
-                       identity: Identity) -> Any:
+async def check_access(request: Request, runtime: Runtime, session_id: str,
+                       identity: Identity) -> Session:
     """The session if ``identity`` may use it, else 404 ``session_not_found`` (a foreign
     session looks exactly like an unknown one). Continuing a session bound to the caller's
     anonymous token as a user claims it: it is re-bound to the user."""
-    from memory.session import SessionAccessDenied
-
     settings: Settings = request.app.state.settings
     try:
         session = await runtime.sessions.get(session_id, user_id=identity.subject)
@@ -352,7 +351,7 @@ async def check_access(request: Request, runtime: Any, session_id: str,
     if bound == identity.principal:
         return session
     if identity.user_id is not None and bound == identity.anon_principal \
-            and getattr(session, "user_id", None) is None:
+            and session.user_id is None:
         principal = identity.principal
         assert principal is not None
         await owners.bind(session_id, principal, settings.session_ttl_s)  # claimed

@@ -3,10 +3,11 @@
 :data:`MessageText` is the type of every user message a request carries (``/v1/chat``,
 ``/v1/chat/stream``, the user messages of ``/v1/chat/completions``): stripped, and refused
 when blank (``empty_message``) by the request model itself, so the OpenAPI document says
-what the handler would refuse (``minLength``, ``pattern``). Its length limit is a setting
-(``RECAGENT_MAX_MESSAGE_CHARS``): :func:`check_length` applies it with the same status as
-every other invalid request of the route (``message_too_long``), and
-:func:`document_limits` writes it into the app's OpenAPI document as ``maxLength``.
+what the handler would refuse (``minLength``, ``pattern``); :data:`TextParts` is the same
+rule for OpenAI's content parts (at least one text part that is a :data:`MessageText`). Its
+length limit is a setting (``RECAGENT_MAX_MESSAGE_CHARS``): :func:`check_length` applies it
+with the same status as every other invalid request of the route (``message_too_long``),
+and :func:`document_limits` writes it into the app's OpenAPI document as ``maxLength``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,18 @@ from recagent.settings import Settings
 
 _MARK = "x-recagent-message"  # in the generated schema until document_limits replaces it
 
+# a session or user id a request names (``session_id``, ``user_id``, ``X-Session-ID``)
+ID_PATTERN = r"^[A-Za-z0-9_\-.:@]{1,128}$"
+
+
+def _empty() -> PydanticCustomError:
+    return PydanticCustomError("empty_message", "the message is empty")
+
 
 def _nonblank(text: str) -> str:
     stripped = text.strip()
     if not stripped:
-        raise PydanticCustomError("empty_message", "the message is empty")
+        raise _empty()
     return stripped
 
 
@@ -34,6 +42,28 @@ MessageText = Annotated[
     str,
     AfterValidator(_nonblank),
     WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S", _MARK: True}),
+]
+
+
+def is_text(text: object) -> bool:
+    """True for text :data:`MessageText` accepts."""
+    return isinstance(text, str) and bool(text.strip())
+
+
+def _has_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not any(part.get("type") == "text" and is_text(part.get("text")) for part in parts):
+        raise _empty()
+    return parts
+
+
+_TEXT_PART = {"type": "object", "required": ["type", "text"],
+              "properties": {"type": {"const": "text"},
+                             "text": {"type": "string", "pattern": r"\S"}}}
+# content parts (``[{"type": "text", "text": ...}, ...]``) with at least one text part
+TextParts = Annotated[
+    list[dict[str, Any]],
+    AfterValidator(_has_text),
+    WithJsonSchema({"type": "array", "items": {"type": "object"}, "contains": _TEXT_PART}),
 ]
 
 
@@ -47,11 +77,6 @@ def integral(value: object) -> object:
 
 # an integer field of a strict request model
 JsonInt = Annotated[int, BeforeValidator(integral)]
-
-
-def is_text(text: object) -> bool:
-    """True for text :data:`MessageText` accepts."""
-    return isinstance(text, str) and bool(text.strip())
 
 
 def check_length(message: str, settings: Settings, *, status: int = 422) -> str:

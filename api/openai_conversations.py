@@ -18,19 +18,36 @@ histories, hence different digests: they never mix.
 * Entries live as long as sessions (``RECAGENT_SESSION_TTL_S``). The index is kept in Redis
   next to the sessions when the session store is Redis (so every worker sees it), in process
   otherwise (like the sessions themselves).
+
+:class:`Conversation` is the glue a completion request uses: the session its turn goes to (an
+explicit one, else the one its prior turns match, else a new one) and, after the turn, the
+digest that finds it again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from api.errors import ApiError
+from redis.asyncio import Redis
+from starlette.datastructures import State
+from starlette.requests import Request
+
+from api.deps import session_redis
+from api.errors import ApiError, NoSuchSession
+from api.identity import Identity, bind_new, check_access, identify
+from api.openai_request import CompletionRequest, explicit_session, text_of
+from memory.session import new_session_id
+from recagent.runtime import Runtime
+from recagent.settings import Settings
+
+log = logging.getLogger("recagent.api")
 
 AMBIGUOUS = ""
 MAX_ENTRIES = 200_000  # in-process index: least recently used dropped beyond this
@@ -98,7 +115,7 @@ class MemoryConversationIndex:
 class RedisConversationIndex:
     """Shares the session store's Redis connection (closed with the store)."""
 
-    def __init__(self, redis: Any, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self.prefix = prefix
         self._remember = redis.register_script(_REMEMBER_LUA)
@@ -131,17 +148,57 @@ def _unavailable(exc: Exception) -> ApiError:
                     f"session store unavailable: {type(exc).__name__}")
 
 
-def index_for(state: Any, runtime: Any) -> ConversationIndex:
+def index_for(state: State, runtime: Runtime) -> ConversationIndex:
     """The app's index (made on first use): in Redis when the sessions are."""
     index: ConversationIndex | None = getattr(state, "openai_conversations", None)
     owner = getattr(state, "openai_conversations_runtime", None)
     if index is None or owner is not runtime:
-        redis = getattr(runtime.sessions, "client", None)
-        if redis is not None:
-            index = RedisConversationIndex(redis, str(getattr(runtime.sessions, "prefix",
-                                                              "recagent:")))
-        else:
-            index = MemoryConversationIndex()
+        shared = session_redis(runtime)
+        index = RedisConversationIndex(*shared) if shared is not None \
+            else MemoryConversationIndex()
         state.openai_conversations = index
         state.openai_conversations_runtime = runtime
     return index
+
+
+class Conversation:
+    """Where one completion request's turn goes and how it is remembered for the next one."""
+
+    def __init__(self, runtime: Runtime, request: Request, settings: Settings,
+                 body: CompletionRequest) -> None:
+        self.runtime = runtime
+        self.request = request
+        self.index = index_for(request.app.state, runtime)
+        self.ttl_s = settings.session_ttl_s
+        self.identity: Identity = identify(request, user_id=body.user)
+        self.scope = self.identity.principal or "anon"
+        self.prior = [(m.role, text_of(m.content)) for m in body.messages[:body.turn_at()]
+                      if m.role in ("user", "assistant")]
+
+    async def resolve(self, body: CompletionRequest) -> str:
+        """The session id the turn goes to (bound to the caller when new)."""
+        explicit = explicit_session(self.request, body)
+        if explicit:
+            await check_access(self.request, self.runtime, explicit, self.identity)
+            return explicit
+        if self.prior:
+            found = await self.index.find(digest(self.scope, self.prior))
+            if found and found != AMBIGUOUS:
+                try:
+                    await check_access(self.request, self.runtime, found, self.identity)
+                    return found
+                except NoSuchSession:  # not this caller's (or gone): start afresh, say nothing
+                    pass
+        session_id = new_session_id()
+        await bind_new(self.request, self.runtime, session_id, self.identity)
+        return session_id
+
+    async def remember(self, message: str, content: str, session_id: str) -> None:
+        """Index the conversation as the client will send it back. The turn is already
+        saved: if the index cannot be written, the next request starts a new session --
+        logged, not failed."""
+        turns = [*self.prior, ("user", message), ("assistant", content)]
+        try:
+            await self.index.remember(digest(self.scope, turns), session_id, self.ttl_s)
+        except ApiError as exc:
+            log.warning("could not index the conversation: %s", exc.message)

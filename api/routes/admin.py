@@ -17,15 +17,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from api.deps import call_blocking, get_runtime, get_settings
+from api.deps import RuntimeDep, SettingsDep, call_blocking
 from api.errors import ApiError, documented
 from api.identity import admin_key_problem
-from recagent.settings import Settings
+from recagent.runtime import Runtime
 
 log = logging.getLogger("recagent.api")
 
 
-def require_admin(request: Request, settings: Settings = Depends(get_settings)) -> None:
+def require_admin(request: Request, settings: SettingsDep) -> None:
     problem = admin_key_problem(request.headers, settings)
     if problem is not None:
         raise problem
@@ -63,24 +63,22 @@ async def _exclusive(request: Request) -> asyncio.Lock:
     return lock
 
 
-def _models_view(runtime: Any) -> dict[str, Any]:
+def _models_view(runtime: Runtime) -> dict[str, Any]:
     bundle = runtime.models
-    path = getattr(bundle, "path", None)
-    return {"models": sorted(getattr(bundle, "models", {}) or {}),
-            "artifact": path.name if path is not None else None}
+    return {"models": sorted(bundle.models),
+            "artifact": bundle.path.name if bundle.path is not None else None}
 
 
-async def _reload(request: Request, runtime: Any) -> dict[str, Any]:
+async def _reload(request: Request, runtime: Runtime) -> dict[str, Any]:
     from api.routes.health import forget_readiness
 
-    await call_blocking(runtime.reload_models)
+    await runtime.reload_models()
     forget_readiness(request.app.state)  # /readyz reports the new models at once
     return _models_view(runtime)
 
 
 @router.post("/v1/admin/ingest", response_model=JobResult, summary="Import a catalog")
-async def ingest(body: IngestRequest, request: Request,
-                 runtime: Any = Depends(get_runtime)) -> JobResult:
+async def ingest(body: IngestRequest, request: Request, runtime: RuntimeDep) -> JobResult:
     from tools.catalog.ingest import IngestError, ingest_csv, ingest_movielens
 
     lock = await _exclusive(request)
@@ -109,9 +107,8 @@ async def ingest(body: IngestRequest, request: Request,
 
 
 @router.post("/v1/admin/train", response_model=JobResult, summary="Train new models")
-async def train(body: TrainRequest, request: Request,
-                runtime: Any = Depends(get_runtime),
-                settings: Settings = Depends(get_settings)) -> JobResult:
+async def train(body: TrainRequest, request: Request, runtime: RuntimeDep,
+                settings: SettingsDep) -> JobResult:
     from tools.recommenders.training import DEFAULT_MODELS, NoInteractionsError
     from tools.recommenders.training import train as train_models
 
@@ -135,7 +132,7 @@ async def train(body: TrainRequest, request: Request,
 
 @router.post("/v1/admin/reload", response_model=JobResult,
              summary="Load the newest model artifact without a restart")
-async def reload_models(request: Request, runtime: Any = Depends(get_runtime)) -> JobResult:
+async def reload_models(request: Request, runtime: RuntimeDep) -> JobResult:
     lock = await _exclusive(request)
     async with lock:
         started = time.perf_counter()

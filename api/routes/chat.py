@@ -7,34 +7,24 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
-from agent.types import TurnResult
+from agent.types import TurnEvent, TurnResult
 from api.admission import TurnGate
-from api.deps import get_gate, get_metrics, get_runtime, get_settings
-from api.errors import (
-    V1,
-    ApiError,
-    classify,
-    documented,
-    error_body,
-    from_agent_event,
-    session_not_found,
-)
+from api.deps import GateDep, MetricsDep, RuntimeDep, SettingsDep
+from api.errors import V1, ApiError, classify, documented, error_body, from_agent_event
 from api.identity import Identity, bind_new, check_access, identify, token_headers
 from api.limits import cap_trace
-from api.messages import MessageText, check_length, integral
+from api.messages import ID_PATTERN, MessageText, check_length, integral
 from api.metrics import Metrics
 from api.sse import SSE_HEADERS, sse_event
 from memory.session import new_session_id
-from recagent.settings import Settings
+from recagent.runtime import Runtime
 
 router = APIRouter(tags=["chat"])
 log = logging.getLogger("recagent.api")
-
-ID_PATTERN = r"^[A-Za-z0-9_\-.:@]{1,128}$"
 
 
 class ChatRequest(BaseModel):
@@ -63,16 +53,7 @@ class ChatRequest(BaseModel):
                     "recommendations_per_turn); only these count as shown")
 
 
-async def require_session(runtime: Any, session_id: str, user_id: str | None) -> None:
-    """404 unless the session exists and ``user_id`` may use it (a foreign session looks
-    exactly like an unknown one). Store-level check only; routes use
-    :func:`api.identity.check_access`, which also checks the session's bound identity."""
-    session = await runtime.sessions.get(session_id, user_id=user_id)
-    if session is None:
-        raise session_not_found()
-
-
-async def _session_for(request: Request, runtime: Any, body: ChatRequest) -> tuple[
+async def _session_for(request: Request, runtime: Runtime, body: ChatRequest) -> tuple[
         Identity, str]:
     """The caller and the session its turn goes to: an existing one it may use (404
     otherwise), or a new id bound to it before the turn starts."""
@@ -95,10 +76,10 @@ TURN_ERRORS = documented(*V1, 403, 404, 409, 413, 422)
 async def chat(
     body: ChatRequest,
     request: Request,
-    runtime: Any = Depends(get_runtime),
-    settings: Settings = Depends(get_settings),
-    metrics: Metrics = Depends(get_metrics),
-    gate: TurnGate = Depends(get_gate),
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    gate: GateDep,
 ) -> Response:
     message = check_length(body.message, settings)
     identity, session_id = await _session_for(request, runtime, body)
@@ -131,10 +112,10 @@ async def chat(
 async def chat_stream(
     body: ChatRequest,
     request: Request,
-    runtime: Any = Depends(get_runtime),
-    settings: Settings = Depends(get_settings),
-    metrics: Metrics = Depends(get_metrics),
-    gate: TurnGate = Depends(get_gate),
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    gate: GateDep,
 ) -> StreamingResponse:
     # everything that can be refused is refused here, before the stream starts (a real
     # HTTP status); afterwards failures arrive as an `error` event
@@ -157,7 +138,7 @@ def error_event_data(data: dict[str, Any]) -> dict[str, Any]:
     return error_body(mapped.code, mapped.message)
 
 
-async def stream_turn(events: AsyncIterator[Any], metrics: Metrics, endpoint: str,
+async def stream_turn(events: AsyncIterator[TurnEvent], metrics: Metrics, endpoint: str,
                       gate: TurnGate) -> AsyncIterator[bytes]:
     """Frame the agent's events; a failure becomes one final ``error`` event."""
     async with gate.slot():
@@ -165,7 +146,7 @@ async def stream_turn(events: AsyncIterator[Any], metrics: Metrics, endpoint: st
             yield frame
 
 
-async def _frames(events: AsyncIterator[Any], metrics: Metrics,
+async def _frames(events: AsyncIterator[TurnEvent], metrics: Metrics,
                   endpoint: str) -> AsyncIterator[bytes]:
     finished = False
     try:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from starlette.datastructures import State
 
 from api.errors import ErrorEnvelope, count_error, error_body
+from recagent.runtime import Runtime
 from recagent.settings import Settings
 
 log = logging.getLogger("recagent.api")
@@ -37,7 +39,7 @@ class ReadinessCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = asyncio.Lock()
         self.clock = clock
-        self.runtime: Any = None
+        self.runtime: Runtime | None = None
         self.at = float("-inf")
         self.answer: tuple[int, dict[str, Any]] = (503, {})
 
@@ -47,12 +49,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _db_ping(engine: Any) -> None:
+def _db_ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 
 
-async def _check(name: str, coro: Any) -> tuple[str, bool, str]:
+async def _check(name: str, coro: Awaitable[str]) -> tuple[str, bool, str]:
     try:
         detail = await asyncio.wait_for(coro, CHECK_TIMEOUT_S)
         return name, True, detail
@@ -66,28 +68,28 @@ async def _check(name: str, coro: Any) -> tuple[str, bool, str]:
         return name, False, f"unreachable ({type(exc).__name__})"
 
 
-async def _database(runtime: Any) -> str:
+async def _database(runtime: Runtime) -> str:
     await asyncio.to_thread(_db_ping, runtime.engine)
     return f"ok ({runtime.engine.dialect.name})"
 
 
-async def _redis(runtime: Any, settings: Settings) -> str:
+async def _redis(runtime: Runtime, settings: Settings) -> str:
     if not settings.redis_url:
         return "not configured (in-process sessions)"
     await runtime.sessions.ping()
     return "ok"
 
 
-async def _models(runtime: Any) -> str:
+async def _models(runtime: Runtime) -> str:
     bundle = runtime.models
-    names = sorted(getattr(bundle, "models", {}) or {})
+    names = sorted(bundle.models)
     if not names:
         raise LookupError("no recommender models are loaded (run `recagent train`)")
-    path = getattr(bundle, "path", None)
+    path = bundle.path
     return f"ok ({', '.join(names)}" + (f"; {path.name})" if path is not None else ")")
 
 
-def forget_readiness(state: Any) -> None:
+def forget_readiness(state: State) -> None:
     """Drop the kept answer (after an admin job changed what readiness checks); a check in
     flight fills the cache it started with, not the new one."""
     cache: ReadinessCache | None = getattr(state, "readiness", None)
@@ -101,7 +103,7 @@ def forget_readiness(state: Any) -> None:
                                             "which (by name and kind of failure, never its "
                                             "address)"}})
 async def readyz(request: Request) -> JSONResponse:
-    runtime = getattr(request.app.state, "runtime", None)
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     settings: Settings = request.app.state.settings
     if runtime is None:
         count_error(request, "not_ready")
@@ -121,7 +123,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-async def _readiness(runtime: Any, settings: Settings) -> tuple[int, dict[str, Any]]:
+async def _readiness(runtime: Runtime, settings: Settings) -> tuple[int, dict[str, Any]]:
     results = await asyncio.gather(
         _check("database", _database(runtime)),
         _check("redis", _redis(runtime, settings)),

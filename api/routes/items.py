@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from api.deps import call_blocking, get_runtime
+from api.deps import RuntimeDep, call_blocking
 from api.errors import V1, ApiError, documented
 
 router = APIRouter(tags=["items"])
@@ -42,10 +42,10 @@ class ItemDetail(BaseModel):
 @router.get("/v1/items", response_model=ItemList, summary="Search the catalog by title",
             responses=documented(*V1, 422))
 async def search_items(
+    runtime: RuntimeDep,
     q: str = Query(default="", max_length=300,
                    description="title words; empty gives the most popular items"),
     limit: int = Query(default=20, ge=1, le=100),
-    runtime: Any = Depends(get_runtime),
 ) -> ItemList:
     matches = await call_blocking(runtime.catalog.search, q, limit)
     return ItemList(items=[ItemHit(item_id=m.item_id, title=m.title, year=m.year, score=m.score)
@@ -55,8 +55,8 @@ async def search_items(
 @router.get("/v1/items/{item_id}", response_model=ItemDetail, summary="One item's facts",
             responses=documented(*V1, 404, 422))
 async def get_item(
+    runtime: RuntimeDep,
     item_id: str = Path(min_length=1, max_length=128),
-    runtime: Any = Depends(get_runtime),
 ) -> ItemDetail:
     found = await call_blocking(runtime.catalog.get_items, [item_id], n_tags=10)
     view = found.get(item_id)

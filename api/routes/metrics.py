@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.deps import get_metrics
-from api.metrics import Metrics
+from api.deps import MetricsDep
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(m: Metrics = Depends(get_metrics)) -> Response:
+async def metrics(m: MetricsDep) -> Response:
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

@@ -3,16 +3,15 @@ to (``api.identity``); a foreign session answers exactly like an unknown one (40
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import call_blocking, get_runtime
+from api.deps import RuntimeDep, call_blocking
 from api.errors import V1, ApiError, documented, session_not_found
 from api.identity import Identity, check_access, identify
-from api.routes.chat import ID_PATTERN
-from memory.session import Feedback, FeedbackSignal, Message, SessionProfile
+from api.messages import ID_PATTERN
+from memory.session import Feedback, FeedbackSignal, Message, Session, SessionProfile
+from recagent.runtime import Runtime
 
 router = APIRouter(tags=["sessions"])
 
@@ -49,15 +48,8 @@ class FeedbackResponse(BaseModel):
     disliked: list[str]
 
 
-async def _load(runtime: Any, session_id: str, user_id: str | None) -> Any:
-    session = await runtime.sessions.get(session_id, user_id=user_id)
-    if session is None:
-        raise session_not_found()
-    return session
-
-
-async def _checked(request: Request, runtime: Any, session_id: str,
-                   user_id: str | None) -> tuple[Identity, Any]:
+async def _checked(request: Request, runtime: Runtime, session_id: str,
+                   user_id: str | None) -> tuple[Identity, Session]:
     identity = identify(request, user_id=user_id)
     return identity, await check_access(request, runtime, session_id, identity)
 
@@ -66,9 +58,9 @@ async def _checked(request: Request, runtime: Any, session_id: str,
             responses=documented(*V1, 403, 404, 422))
 async def read_session(
     request: Request,
+    runtime: RuntimeDep,
     session_id: str = SessionId,
     user_id: str | None = UserIdQuery,
-    runtime: Any = Depends(get_runtime),
 ) -> SessionView:
     identity, session = await _checked(request, runtime, session_id, user_id)
     view = SessionView.model_validate(session.model_dump())
@@ -81,18 +73,12 @@ async def read_session(
                responses=documented(*V1, 403, 404, 409, 422))
 async def forget_session(
     request: Request,
+    runtime: RuntimeDep,
     session_id: str = SessionId,
     user_id: str | None = UserIdQuery,
-    runtime: Any = Depends(get_runtime),
 ) -> Response:
     identity, _ = await _checked(request, runtime, session_id, user_id)
-    user_id = identity.subject
-    forget = getattr(runtime.agent, "forget", None)
-    if forget is not None:
-        removed = await forget(session_id, user_id=user_id)
-    else:  # pragma: no cover - older agents
-        removed = await runtime.sessions.delete(session_id, user_id=user_id)
-    if removed is False:
+    if not await runtime.agent.forget(session_id, user_id=identity.subject):
         raise session_not_found()
     return Response(status_code=204)
 
@@ -103,8 +89,8 @@ async def forget_session(
 async def feedback(
     body: FeedbackRequest,
     request: Request,
+    runtime: RuntimeDep,
     session_id: str = SessionId,
-    runtime: Any = Depends(get_runtime),
 ) -> FeedbackResponse:
     identity = identify(request, user_id=body.user_id, token=body.user_token,
                         session_token=body.session_token)
@@ -114,8 +100,6 @@ async def feedback(
     await check_access(request, runtime, session_id, identity)
     session = await runtime.agent.feedback(session_id, body.item_id, body.signal,
                                            user_id=identity.subject)
-    profile = getattr(session, "profile", None)
-    if profile is None:  # the agent returned nothing useful: read back what was stored
-        profile = (await _load(runtime, session_id, identity.subject)).profile
+    profile = session.profile
     return FeedbackResponse(session_id=session_id, item_id=body.item_id, signal=body.signal,
                             liked=list(profile.liked), disliked=list(profile.disliked))

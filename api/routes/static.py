@@ -18,7 +18,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from api.deps import RuntimeDep
 from api.errors import documented
+from recagent.runtime import Runtime
+from recagent.settings import Settings
+from tools.catalog.protocol import Catalog, ItemFilter
 
 router = APIRouter(tags=["widget"])
 
@@ -26,14 +30,12 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 _CONFIG_KEY = "widget_config"
 
 
-def _count(catalog: Any, **conditions: Any) -> int:
-    from tools.catalog.repository import ItemFilter
-
+def _count(catalog: Catalog, **conditions: Any) -> int:
     return len(catalog.filter_ids(ItemFilter(**conditions)))
 
 
-def _best_decade(catalog: Any, category: str) -> int | None:
-    years = [y for y in catalog.years(catalog.filter_ids(_filter(categories_any=[category])))
+def _best_decade(catalog: Catalog, category: str) -> int | None:
+    years = [y for y in catalog.years(catalog.filter_ids(ItemFilter(categories_any=[category])))
              .values() if y]
     if not years:
         return None
@@ -44,17 +46,11 @@ def _best_decade(catalog: Any, category: str) -> int | None:
     return decade if n >= 3 else None
 
 
-def _filter(**conditions: Any) -> Any:
-    from tools.catalog.repository import ItemFilter
-
-    return ItemFilter(**conditions)
-
-
 def _short_title(title: str) -> bool:
     return 2 <= len(title) <= 32 and not any(ch in title for ch in "()[]:;\"")
 
 
-def widget_texts(catalog: Any, noun: str, plural: str, verb: str = "try") -> dict[str, Any]:
+def widget_texts(catalog: Catalog, noun: str, plural: str, verb: str = "try") -> dict[str, Any]:
     """The widget's and the page's texts for this catalog (blocking: reads the catalog), in
     its words: the item noun and the verb (``RECAGENT_ITEM_VERB``: "watch", "read", "buy")."""
     cats = sorted(catalog.categories(), key=lambda c: (-_count(catalog, categories_any=[c]), c))
@@ -88,12 +84,10 @@ def widget_texts(catalog: Any, noun: str, plural: str, verb: str = "try") -> dic
     }
 
 
-async def _texts(request: Request) -> dict[str, Any]:
+async def _texts(request: Request, runtime: Runtime) -> dict[str, Any]:
     """The texts, made once per catalog state (a new import or a reload makes them again)."""
     from agent.service import item_words
-    from api.deps import runtime_of
 
-    runtime = runtime_of(request)
     key = (id(runtime.catalog), len(runtime.catalog))
     cached: tuple[tuple[int, int], dict[str, Any]] | None = getattr(
         request.app.state, _CONFIG_KEY, None)
@@ -106,7 +100,7 @@ async def _texts(request: Request) -> dict[str, Any]:
     return texts
 
 
-def _bundled_demo(settings: Any) -> bool:
+def _bundled_demo(settings: Settings) -> bool:
     """True when the database was filled by ``recagent demo`` with the bundled data."""
     try:
         from recagent.demo import _database_key, _read_state, state_path
@@ -118,13 +112,10 @@ def _bundled_demo(settings: Any) -> bool:
 
 
 @router.get("/", include_in_schema=False)
-async def index(request: Request) -> HTMLResponse:
-    texts = await _texts(request)
-    from api.deps import runtime_of
-
-    settings = runtime_of(request).settings
+async def index(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    texts = await _texts(request, runtime)
     attribution = ""
-    if _bundled_demo(settings):
+    if _bundled_demo(runtime.settings):
         attribution = (STATIC_DIR / "attribution.html").read_text(encoding="utf-8")
     example = texts["examples"][0] if texts["examples"] else ""
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
@@ -144,10 +135,10 @@ async def index(request: Request) -> HTMLResponse:
 
 @router.get("/widget/config", summary="The widget's texts for this catalog",
             responses=documented(503))
-async def widget_config(request: Request) -> JSONResponse:
+async def widget_config(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """Title, launcher, placeholder, welcome line and example requests for this catalog
     (a page may override each with the script tag's ``data-*`` attributes)."""
-    return JSONResponse(await _texts(request),
+    return JSONResponse(await _texts(request, runtime),
                         headers={"Cache-Control": "public, max-age=300",
                                  "Access-Control-Allow-Origin": "*"})
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import get_runtime
+from api.deps import RuntimeDep
 from api.errors import V1, documented
 
 router = APIRouter(tags=["tools"])
@@ -19,7 +19,7 @@ class ToolList(BaseModel):
 
 @router.get("/v1/tools", response_model=ToolList, summary="Registered tools",
             responses=documented(*V1))
-async def list_tools(runtime: Any = Depends(get_runtime)) -> ToolList:
+async def list_tools(runtime: RuntimeDep) -> ToolList:
     return ToolList(tools=[
         {"name": t.name, "description": t.description, "schema": t.schema, "origin": t.origin}
         for t in runtime.registry.list()

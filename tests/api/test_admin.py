@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
+from recagent.runtime import Runtime
 from recagent.settings import Settings
 from tests.api.support import asgi_client
 
@@ -18,7 +19,7 @@ KEY = "s3cret-admin-key"
 
 @pytest.mark.parametrize("path", ["/v1/admin/reload", "/v1/admin/train", "/v1/admin/ingest"])
 async def test_admin_is_refused_when_no_key_is_configured(
-    make_settings: Callable[..., Settings], shared_runtime: object, path: str,
+    make_settings: Callable[..., Settings], shared_runtime: Runtime, path: str,
 ) -> None:
     app = create_app(make_settings(admin_api_key=None), runtime=shared_runtime)
     async with asgi_client(app) as client:
@@ -30,7 +31,7 @@ async def test_admin_is_refused_when_no_key_is_configured(
 
 
 async def test_admin_wrong_or_missing_key_is_401(
-    make_settings: Callable[..., Settings], shared_runtime: object,
+    make_settings: Callable[..., Settings], shared_runtime: Runtime,
 ) -> None:
     app = create_app(make_settings(admin_api_key=KEY), runtime=shared_runtime)
     async with asgi_client(app) as client:

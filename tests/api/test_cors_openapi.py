@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from api.app import create_app
+from recagent.runtime import Runtime
 from recagent.settings import Settings
 from tests.api.support import asgi_client
 
@@ -15,7 +16,7 @@ SHOP = "https://shop.example"
 
 
 async def test_cors_allows_only_the_configured_origins(
-    make_settings: Callable[..., Settings], shared_runtime: object,
+    make_settings: Callable[..., Settings], shared_runtime: Runtime,
 ) -> None:
     app = create_app(make_settings(cors_origins=[SHOP]), runtime=shared_runtime)
     async with asgi_client(app) as client:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from api.app import create_app
 from api.ratelimit import TokenBuckets
+from recagent.runtime import Runtime
 from recagent.settings import Settings
 from tests.api.support import asgi_client
 
@@ -32,7 +33,7 @@ def test_bucket_table_is_bounded() -> None:
 
 
 async def test_over_the_limit_is_429_with_retry_after(
-    make_settings: Callable[..., Settings], shared_runtime: object,
+    make_settings: Callable[..., Settings], shared_runtime: Runtime,
 ) -> None:
     app = create_app(make_settings(rate_limit_per_minute=3), runtime=shared_runtime)
     async with asgi_client(app) as client:
@@ -51,7 +52,7 @@ async def test_over_the_limit_is_429_with_retry_after(
 
 
 async def test_zero_disables_the_limit(
-    make_settings: Callable[..., Settings], shared_runtime: object,
+    make_settings: Callable[..., Settings], shared_runtime: Runtime,
 ) -> None:
     app = create_app(make_settings(rate_limit_per_minute=0), runtime=shared_runtime)
     async with asgi_client(app) as client:
