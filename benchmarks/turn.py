@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 # ``--code DIR``: import the recagent code from DIR (a baseline checkout) instead of ROOT
 CODE = Path(sys.argv[sys.argv.index("--code") + 1]) if "--code" in sys.argv[:-1] else ROOT
@@ -82,11 +84,8 @@ BROAD_CONVERSATIONS: list[list[str]] = [
 
 
 def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
+    """The ``q``-th percentile as an observed value (the nearest rank); NaN if empty."""
+    return float(np.percentile(values, q, method="nearest")) if values else float("nan")
 
 
 def _synthetic(scale: float) -> tuple[str, Path]:

@@ -10,19 +10,18 @@ from a script of responses, one per request, and records every request body::
 
 When the script is empty, ``default`` answers (if set); otherwise the request gets a 500
 with ``"unexpected call"`` and is counted in :attr:`OpenAIStub.unexpected`. Standard library
-only (``http.server`` in a thread), so the API tests can reuse it.
+only (:mod:`tests.stub_server`), so the API tests can reuse it.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+
+from tests.stub_server import StubHandler, StubServer
 
 
 @dataclass
@@ -128,19 +127,13 @@ def _chunks(reply: StubReply, model: str, include_usage: bool) -> Iterator[dict[
         }
 
 
-class _StubHandler(BaseHTTPRequestHandler):
-    """Serves one request from the :class:`OpenAIStub` ``stub`` (set on a subclass)."""
+class _StubHandler(StubHandler):
+    """Serves one request from the :class:`OpenAIStub` ``stub``."""
 
     stub: ClassVar[OpenAIStub]
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return
-
     def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self.read_body()
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(
                 404, "application/json", json.dumps({"error": {"message": "not found"}})
@@ -205,77 +198,17 @@ class _StubHandler(BaseHTTPRequestHandler):
                 200, "application/json", json.dumps(_completion(response, self.stub.model))
             )
 
-    def _send(self, status: int, ctype: str, text: str) -> None:
-        data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
 
-
-class OpenAIStub:
+class OpenAIStub(StubServer[StubResponse]):
     def __init__(
         self,
         *,
         default: StubResponse | Callable[[dict[str, Any]], StubResponse] | None = None,
         model: str = "stub-model",
     ) -> None:
-        self.default = default
+        super().__init__(_StubHandler, name="openai-stub", default=default)
         self.model = model
-        self.requests: list[dict[str, Any]] = []
-        self.unexpected = 0
-        self._script: deque[StubResponse] = deque()
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        owner = self
-
-        class Handler(_StubHandler):
-            stub = owner
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="openai-stub", daemon=True
-        )
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def push(self, *responses: StubResponse) -> None:
-        with self._lock:
-            self._script.extend(responses)
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._script)
-
-    def _take(self, body: dict[str, Any]) -> StubResponse | None:
-        with self._lock:
-            self.requests.append(body)
-            if self._script:
-                return self._script.popleft()
-            if self.default is not None:
-                return self.default(body) if callable(self.default) else self.default
-            self.unexpected += 1
-            return None
-
-    def start(self) -> OpenAIStub:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIStub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return f"{self.address}/v1"

@@ -8,18 +8,17 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from recagent.simulation.transcript import EpisodeResult
 
 REPORT_KS = (5, 10)  # cutoffs run, each as SEPARATE conversations showing exactly k items
 REPORT_TS = (5, 15)
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (linear interpolation between the closest ranks); 0 if empty."""
+    return float(np.percentile(values, q)) if len(values) else 0.0
 
 
 def hdcg(episode: EpisodeResult, *, k: int, max_turns: int) -> float:

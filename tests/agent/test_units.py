@@ -10,7 +10,6 @@ import pytest
 
 from agent.demonstrations import DemonstrationError, DemonstrationStore, read_file
 from agent.testing import ScriptedChatModel, plan
-from agent.tokens import count_tokens, token_method
 from tests.agent.conftest import AgentFactory
 
 
@@ -41,11 +40,6 @@ def test_learned_demonstrations_are_appended(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 1
 
 
-def test_tokens_offline() -> None:
-    assert token_method() in ("cl100k_base", "chars/4")
-    assert count_tokens("x" * 400) in range(50, 101)
-
-
 def test_scripted_model_fails_on_extra_call() -> None:
     from agent.testing import UnexpectedCall
 
@@ -57,7 +51,7 @@ def test_scripted_model_fails_on_extra_call() -> None:
 
 
 async def test_feedback_get_forget_and_learning(make_agent: AgentFactory, tmp_path: Path) -> None:
-    from agent.service import AgentError
+    from agent.errors import AgentError
 
     agent = await make_agent(
         settings_overrides={"learn_demonstrations": True, "model_dir": tmp_path / "models"}
@@ -82,7 +76,7 @@ async def test_feedback_get_forget_and_learning(make_agent: AgentFactory, tmp_pa
 
 
 async def test_owned_session_is_refused_to_others(make_agent: AgentFactory) -> None:
-    from agent.service import AgentError
+    from agent.errors import AgentError
 
     agent = await make_agent()
     mine = await agent.turn("popular comedies", user_id="alice")
