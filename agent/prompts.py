@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,27 +252,39 @@ MAX_ENUM = 64  # a closed vocabulary up to this size goes into the schema as an 
 
 
 def catalog_schemas(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Sequence[str]],
-                    max_enum: int = MAX_ENUM) -> list[dict[str, Any]]:
+                    max_enum: int | None = None) -> list[dict[str, Any]]:
     """The tool schemas as the model gets them, with the catalog in them: an argument typed
     with a catalog vocabulary (``tools.spec.Category``: ``x-catalog-vocabulary`` in its
-    schema) refers to the catalog's own names, given once per tool as an ``enum`` in
-    ``$defs`` when there are at most ``max_enum``; a larger vocabulary gets a hint instead
-    (the tool answers an unknown name with the closest ones). For the prompt budget, a
+    schema) refers to the catalog's own names. A vocabulary of at most ``max_enum`` names is
+    given once per prompt, as an ``enum`` in the ``$defs`` of the tool that uses it most (the
+    other tools' arguments name that tool's list, so the prompt does not repeat it); a larger
+    vocabulary gets a hint instead, and its lookup tool (``lookup_categories``) is offered;
+    with the enum given, the lookup is left out (the tool answers an unknown name with the
+    closest ones, and the executor maps a near spelling to the catalog's name). For the
+    prompt budget, a
     tool's description is its first sentence, and defaults and the bounds the tool validates
     itself are left out. Returns new dicts."""
+    from tools.builtin.lookup import VOCABULARY_LOOKUPS
     from tools.spec import CATALOG_VOCABULARY
 
-    def walk(node: Any, used: set[str]) -> Any:
+    max_enum = MAX_ENUM if max_enum is None else max_enum
+    holders = _enum_holders(tools, vocabularies, max_enum)
+    tools = [t for t in tools if VOCABULARY_LOOKUPS.get(_tool_name(t)) not in holders]
+
+    def walk(node: Any, tool: str, used: set[str]) -> Any:
         if isinstance(node, list):
-            return [walk(v, used) for v in node]
+            return [walk(v, tool, used) for v in node]
         if not isinstance(node, dict):
             return node
         kind = node.get(CATALOG_VOCABULARY)
         names = list(vocabularies.get(kind) or []) if isinstance(kind, str) else []
-        if isinstance(kind, str) and names and len(names) <= max_enum:
-            used.add(kind)
-            return {"$ref": f"#/$defs/{kind}"}
-        out = {k: walk(v, used) for k, v in node.items()
+        if isinstance(kind, str) and kind in holders:
+            if holders[kind] == tool:
+                used.add(kind)
+                return {"$ref": f"#/$defs/{kind}"}
+            return {"type": "string",
+                    "description": f"one of the {kind} listed in {holders[kind]}"}
+        out = {k: walk(v, tool, used) for k, v in node.items()
                if k != CATALOG_VOCABULARY and not (k in _MODEL_SKIPS and not isinstance(v, dict))}
         fn = out.get("function")
         if isinstance(fn, dict) and isinstance(fn.get("description"), str):
@@ -284,13 +297,32 @@ def catalog_schemas(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Seq
     out = []
     for tool in tools:
         used: set[str] = set()
-        new = walk(tool, used)
+        new = walk(tool, _tool_name(tool), used)
         params = new.get("function", {}).get("parameters")
         if used and isinstance(params, dict):
             params["$defs"] = {k: {"type": "string", "enum": sorted(vocabularies[k])}
                                for k in sorted(used)}
         out.append(new)
     return out
+
+
+def _tool_name(tool: dict[str, Any]) -> str:
+    return str(tool.get("function", tool).get("name", ""))
+
+
+def _enum_holders(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Sequence[str]],
+                  max_enum: int) -> dict[str, str]:
+    """{vocabulary: the tool whose schema carries its enum}: for each vocabulary small
+    enough to be an enum, the tool with the most arguments typed with it (the first such
+    tool on a tie)."""
+    uses: dict[str, Counter[str]] = {}
+    order = {_tool_name(t): k for k, t in enumerate(tools)}
+    for tool, args in vocabulary_args(tools).items():
+        for kind in args.values():
+            uses.setdefault(kind, Counter())[tool] += 1
+    return {kind: min(counts, key=lambda t: (-counts[t], order.get(t, 0)))
+            for kind, counts in uses.items()
+            if 0 < len(vocabularies.get(kind) or []) <= max_enum}
 
 
 def vocabulary_args(tools: Sequence[dict[str, Any]]) -> dict[str, dict[str, str]]:

@@ -1,6 +1,7 @@
 """Checking a plan's result before answering: a rule critic, and an optional LLM critic.
 
-Rule checks (codes in brackets): nothing to recommend [empty]; a recommendation breaks a hard
+Rule checks (codes in brackets): a plan that only looked names up [lookup] goes back to the
+planner with what it found; nothing to recommend [empty]; a recommendation breaks a hard
 condition the plan asked ``filter_items`` for [violated]; a disliked or already-shown item is
 recommended [repeat]; a title the user named did not resolve [unresolved]; fewer items than
 asked [too_few]. The LLM critic (off by default: it costs a call) returns a structured
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from tools.context import ToolContext
 
 INFO_TOOLS = frozenset({"item_info", "explain"})
+LOOKUP_TOOLS = frozenset({"lookup_items", "lookup_categories"})
 
 
 @dataclass
@@ -101,6 +103,10 @@ def rule_critique(
     shown items when the turn started)."""
     if not calls:
         return Critique(ok=True)
+    if {c["name"] for c in calls} <= LOOKUP_TOOLS:
+        # names looked up and nothing planned with them yet: plan with what they found
+        return Critique(ok=False, codes=["lookup"], problems=[
+            "only looked up; now plan the recommendations with what the lookup found"])
     codes, problems = [], []
     info = is_info_plan(calls)
     if not recs:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.agent.conftest import AgentFactory, stub_agent
 from tests.openai_stub import OpenAIStub, StubReply
 
@@ -28,6 +30,25 @@ async def test_categories_reach_the_model_as_the_catalogs_enum(make_agent: Agent
     enum = params["$defs"]["categories"]["enum"]
     assert enum == sorted(vocabulary.categories) and "Western" in enum
     assert "x-catalog-vocabulary" not in json.dumps(stub.requests[0]["tools"])
+
+
+async def test_the_category_enum_is_sent_once_and_every_tool_maps_to_it(
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
+    # update_profile's categories refer to filter_items' list instead of repeating it, and a
+    # model's own spelling there still lands in the profile as the catalog's name
+    stub.push(StubReply(tool_calls=[("update_profile", {"avoid_categories": ["horror"]}),
+                                    ("filter_items", {"categories_all": ["Western"]})]),
+              StubReply(content="Westerns, no horror."))
+    agent = await stub_agent(make_agent, stub)
+    result = await agent.turn("westerns, and I never want horror")
+    sent = json.dumps(stub.requests[0]["tools"])
+    assert sent.count('"$defs"') == 1 and sent.count('"Western"') == 1
+    tools = {t["function"]["name"]: t["function"] for t in stub.requests[0]["tools"]}
+    avoid = tools["update_profile"]["parameters"]["properties"]["avoid_categories"]["items"]
+    assert "filter_items" in avoid["description"] and "enum" not in avoid
+    session = await agent.get_session(result.session_id)
+    assert session.profile.expectations.avoided_categories == ["Horror"]
+    assert result.recommendations
 
 
 async def test_demonstrations_are_the_catalogs_domain_without_placeholders(
@@ -98,3 +119,32 @@ async def test_the_planner_prompt_stays_under_budget_at_turn_ten(make_agent: Age
         session = result.session_id
     assert len(result.trace["prompt_tokens"]) == 2, result.trace["prompt_tokens"]
     assert max(result.trace["prompt_tokens"]) <= 2000, result.trace["prompt_tokens"]
+
+
+async def test_a_vocabulary_too_large_for_an_enum_is_looked_up(
+        make_agent: AgentFactory, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a catalog with more categories than fit an enum: the schemas give a hint and offer
+    # lookup_categories; the model looks "sci fi" up, sees the catalog's name, plans with it
+    monkeypatch.setattr("agent.prompts.MAX_ENUM", 5)
+    stub.push(StubReply(tool_calls=[("lookup_categories", {"words": ["sci fi"]})]),
+              StubReply(tool_calls=[("filter_items", {"categories_all": ["Sci-Fi"]}),
+                                    ("rank_by_popularity", {"by": "popularity"})]),
+              StubReply(content="Popular science fiction."))
+    agent = await stub_agent(make_agent, stub)
+    result = await agent.turn("some popular sci fi")
+    first = {t["function"]["name"]: t["function"] for t in stub.requests[0]["tools"]}
+    assert "lookup_categories" in first and "$defs" not in json.dumps(first)
+    found = [m["content"] for m in stub.requests[1]["messages"] if m["role"] == "tool"]
+    assert found == ['"sci fi": not a category as such; the closest: Sci-Fi, Film-Noir, Crime']
+    views = result.recommendations
+    assert len(views) == 10 and all("Sci-Fi" in r.categories for r in views)
+    assert result.reply == "Popular science fiction."
+
+
+async def test_lookup_categories_is_left_out_when_the_enum_is_given(
+        make_agent: AgentFactory, stub: OpenAIStub) -> None:
+    stub.push(WESTERNS, StubReply(content="Westerns."))
+    agent = await stub_agent(make_agent, stub)
+    await agent.turn("some westerns")
+    assert "lookup_categories" not in {t["function"]["name"] for t in stub.requests[0]["tools"]}
+    assert "lookup_categories" in agent.registry.names()

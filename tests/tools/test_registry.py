@@ -12,8 +12,8 @@ from tools.builtin import BUILTIN_NAMES
 from tools.errors import DuplicateToolError, ModelRetry, PluginError, ToolCallError
 from tools.registry import Ctx, ToolOutput, ToolRegistry, default_registry, load_plugins, tool
 
-NINE = ["lookup_items", "item_info", "filter_items", "search_text", "similar_items",
-        "rank_for_user", "rank_by_popularity", "explain", "update_profile"]
+BUILTINS = ["lookup_items", "item_info", "filter_items", "search_text", "similar_items",
+        "rank_for_user", "rank_by_popularity", "explain", "update_profile", "lookup_categories"]
 
 
 @tool
@@ -32,8 +32,8 @@ def echo(text: str, times: int = 1, ctx: Ctx = None) -> ToolOutput:  # type: ign
 
 
 def test_builtins_have_exactly_the_contract_names(registry: ToolRegistry) -> None:
-    assert sorted(BUILTIN_NAMES) == sorted(NINE)
-    assert [i.name for i in registry.list()] == NINE
+    assert sorted(BUILTIN_NAMES) == sorted(BUILTINS)
+    assert [i.name for i in registry.list()] == BUILTINS
     assert {i.origin for i in registry.list()} == {"builtin"}
 
 

@@ -1,4 +1,5 @@
-"""``lookup_items`` (names -> catalog items) and ``item_info`` (facts about items)."""
+"""``lookup_items`` (names -> catalog items), ``item_info`` (facts about items) and
+``lookup_categories`` (words -> the catalog's category names)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from tools.builtin.common import known_ids
+from tools.catalog.values import UnknownCategoryError
 from tools.spec import Ctx, ToolOutput, tool
 
 
@@ -76,3 +78,37 @@ def item_info(ctx: Ctx, item_ids: list[str]) -> ToolOutput:
         lines.append(f"unknown ids: {', '.join(missing[:5])}")
     return ToolOutput(text="\n".join(lines), data={"items": [views[i].to_dict() for i in ids]},
                       items=ids)
+
+
+@tool
+def lookup_categories(
+    ctx: Ctx,
+    words: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
+                     Field(min_length=1, max_length=10)],
+) -> ToolOutput:
+    """Find the catalog's category names for the words the user used.
+
+    For catalogs with too many categories to list in the schemas: call it first, then use
+    the names it returns in filter_items and update_profile.
+
+    Args:
+        words: kinds of item as the user wrote them, e.g. ["sci fi", "true crime"].
+    """
+    lines: list[str] = []
+    found: dict[str, list[str]] = {}
+    for raw in words:
+        word = raw.strip()
+        try:
+            names = ctx.catalog.resolve_categories([word])
+            lines.append(f'"{word}" -> {names[0]}')
+        except UnknownCategoryError as exc:
+            names = exc.unknown.get(word, [])
+            lines.append(f'"{word}": not a category as such; the closest: '
+                         f'{", ".join(names) or "none"}')
+        found[word] = names
+    return ToolOutput(text="\n".join(lines), data={"categories": found})
+
+
+# the lookup tools that stand in for a catalog vocabulary too large for an enum in the
+# schemas (agent.prompts.catalog_schemas leaves them out when the enum is given)
+VOCABULARY_LOOKUPS = {"lookup_categories": "categories"}

@@ -10,7 +10,7 @@ from pydantic import Field
 from tools.catalog.repository import UnknownCategoryError
 from tools.context import ToolContext
 from tools.errors import ModelRetry
-from tools.spec import Ctx, ToolOutput, tool
+from tools.spec import Category, Ctx, ToolOutput, tool
 
 Year = Annotated[int, Field(ge=1800, le=2100)]
 Ids = Annotated[list[str], Field(max_length=20)]
@@ -41,8 +41,8 @@ def update_profile(
     like: Ids | None = None,
     dislike: Ids | None = None,
     seen: Ids | None = None,
-    want_categories: list[str] | None = None,
-    avoid_categories: list[str] | None = None,
+    want_categories: list[Category] | None = None,
+    avoid_categories: list[Category] | None = None,
     year_min: Year | None = None,
     year_max: Year | None = None,
     popularity: Literal["popular", "niche"] | None = None,
