@@ -5,6 +5,8 @@ message of the conversation is *read* (dialogue acts from the trained model, men
 grounded against the catalog, the stance of each), the readings are folded into the
 running *request* (dialogue state), and the *policy* turns the current reading and the
 request into the same tool calls an LLM would send, using only the tools it was bound with.
+Bounded quantities ("rated 4 or better") go to the numeric bounds of the filter tool it was
+bound with, read from the tool's schema (:mod:`agent.understanding.bounds`).
 It reads the ``context: {...}`` line of the system prompt (the last recommendations) and any
 ``critique: {...}`` of this turn (an empty result, or one that breaks a hard condition,
 relaxes one criterion per critique; a short one is kept); hard conditions no catalog item
@@ -30,6 +32,8 @@ from pydantic import ConfigDict, PrivateAttr
 from agent.prompts import read_context, read_critiques, user_messages
 from agent.tokens import usage_metadata
 from agent.understanding.acts import ActsModel, ActsModelError, load_acts_model
+from agent.understanding.bounds import Bound, tool_bounds
+from agent.understanding.bounds import resolve as resolve_bounds
 from agent.understanding.policy import Plan, Words, decide
 from agent.understanding.reader import Reader, Reading
 from agent.understanding.state import Request, update
@@ -37,6 +41,9 @@ from agent.vocabulary import Vocabulary
 
 MAX_HISTORY = 12  # user messages folded into the running request
 READ_CACHE = 2048
+# filter_items arguments the vocabulary can check against the catalog's category sets
+CAN_MATCH_ARGS = ("categories_all", "categories_any", "categories_none", "year_min",
+                  "year_max")
 
 
 class RulesPlanner(BaseChatModel):
@@ -50,6 +57,7 @@ class RulesPlanner(BaseChatModel):
     name: str | None = "rules"
     _reader: Reader | None = PrivateAttr(default=None)
     _cache: OrderedDict[str, Reading] = PrivateAttr(default_factory=OrderedDict)
+    _bounds: tuple[Sequence[dict[str, Any]], list[Bound]] | None = PrivateAttr(default=None)
     _bound: tuple[Sequence[Any], Runnable[LanguageModelInput, AIMessage]] | None = PrivateAttr(
         default=None)
 
@@ -119,7 +127,10 @@ class RulesPlanner(BaseChatModel):
         self._bound = (tools, bound)
         return bound
 
-    def decide(self, messages: Sequence[BaseMessage], tools: set[str]) -> Plan:
+    def decide(self, messages: Sequence[BaseMessage], tools: set[str],
+               schemas: Sequence[dict[str, Any]] = ()) -> Plan:
+        """The plan for ``messages`` with the ``tools`` named (``schemas``: their function
+        schemas, where the filter tool's numeric bounds are read)."""
         users = user_messages(messages)
         context = read_context(messages)
         critiques = read_critiques(messages)
@@ -127,22 +138,37 @@ class RulesPlanner(BaseChatModel):
         # nothing left, or hard conditions broken (a filter that matched nothing leaves the
         # candidates unchanged): either way one criterion is relaxed per critique
         relax = sum(1 for c in codes if c & {"empty", "violated"})
+        # broken hard conditions: the filter matched nothing (all it matches may have been
+        # shown already), so the relaxing starts with the hard conditions
+        hard_first = any("violated" in c for c in codes)
         earlier = [r for r in context.get("earlier_requests") or [] if isinstance(r, str)]
         last = context.get("last_recommendations") or []
         years = [int(r["year"]) for r in last if isinstance(r.get("year"), int)]
         req, current = self.request(earlier + users, years)
         if current is None:
             return Plan(text=decide_empty(self.words))
+        bounds = resolve_bounds(req.quantities, self._tool_bounds(schemas),
+                                self.vocabulary.language) if req.quantities else {}
         return decide(current, req, context, tools, self.words, relax=relax,
-                      can_match=self._can_match)
+                      can_match=self._can_match, bounds=bounds, hard_first=hard_first)
+
+    def _tool_bounds(self, schemas: Sequence[dict[str, Any]]) -> list[Bound]:
+        """The filter tool's numeric bounds (cached per schema list: the agent passes the
+        same shared list every turn)."""
+        cached = self._bounds
+        if cached is None or cached[0] is not schemas:
+            cached = self._bounds = (schemas, tool_bounds(
+                schemas, self.vocabulary.language, skip=("year_min", "year_max")))
+        return cached[1]
 
     def _can_match(self, filt: dict[str, Any]) -> bool | None:
         """Whether some catalog item meets ``filter_items`` arguments (the vocabulary's
-        category sets and years)."""
-        return self.vocabulary.can_match(**filt)
+        category sets and years; other conditions are left to the tool)."""
+        return self.vocabulary.can_match(**{k: v for k, v in filt.items() if k in CAN_MATCH_ARGS})
 
-    def plan(self, messages: Sequence[BaseMessage], tools: set[str]) -> AIMessage:
-        plan = self.decide(messages, tools)
+    def plan(self, messages: Sequence[BaseMessage], tools: set[str],
+             schemas: Sequence[dict[str, Any]] = ()) -> AIMessage:
+        plan = self.decide(messages, tools, schemas)
         return AIMessage(
             content=plan.text,
             tool_calls=[
@@ -158,8 +184,9 @@ class RulesPlanner(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        tools = {t["function"]["name"] for t in kwargs.get("tools") or []}
-        msg = self.plan(messages, tools)
+        schemas = kwargs.get("tools") or []
+        tools = {t["function"]["name"] for t in schemas}
+        msg = self.plan(messages, tools, schemas)
         out_text = msg.content if isinstance(msg.content, str) else ""
         msg.usage_metadata = usage_metadata(
             messages, out_text + json.dumps([c["args"] for c in msg.tool_calls]))

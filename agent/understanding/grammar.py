@@ -1,7 +1,9 @@
-"""The little grammar the planner reads directly: numerals, periods of time and references
-to the last list. These are closed word classes of the language (numbers, ordinals, the
-prepositions of time, comparatives of age), not phrasings of requests; everything about
-*what* people ask for comes from the catalog and the trained models.
+"""The little grammar the planner reads directly: numerals, periods of time, references to
+the last list, how many items are asked for and bounded quantities ("at least 4", "3.5 or
+higher"). These are closed word classes of the language (numbers, ordinals, the prepositions
+of time, comparatives of age and of amount, determiners), not phrasings of requests;
+everything about *what* people ask for, and what a quantity is about, comes from the catalog,
+the tools' own parameters and the trained models.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.understanding.sentiment import negates
 from agent.understanding.tokenizer import Token
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
@@ -25,7 +28,22 @@ AROUND = frozenset({"around", "about", "circa", "approximately", "roughly", "ca"
 RELATIVE_OLDER = frozenset({"older"})
 RELATIVE_NEWER = frozenset({"newer"})
 LATEST = frozenset({"recent", "latest"})
+ONWARD = frozenset({"onward", "onwards", "forward", "on"})  # after a year: "1995 onwards"
 AROUND_WINDOW = 3
+NEGATION_REACH = 4  # words before a period a negation reaches ("nothing from before 1980")
+CARDINALS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+             "fifteen": 15, "twenty": 20}
+# determiners: a number after one counts what is already there ("those two", "my top 3")
+DETERMINERS = frozenset({"the", "this", "that", "these", "those", "my", "your", "our",
+                         "their", "his", "her", "its"})
+# comparatives of amount: "<more> than N", "N or <more>", "at least N" / "at most N"
+MORE = frozenset({"more", "higher", "better", "greater", "above", "over", "up", "plus"})
+LESS = frozenset({"less", "lower", "worse", "fewer", "below", "under", "down"})
+FLOOR_BEFORE = frozenset({"least", "over", "above", "min", "minimum"})
+CEILING_BEFORE = frozenset({"most", "under", "below", "max", "maximum"})
+MAX_COUNT = 100
+QUANTITY_CONTEXT = 5  # words either side of a quantity that may say what it measures
 
 _DECADE = re.compile(r"(1[89]|20)?(\d)0s")
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -34,7 +52,9 @@ _ORDINAL_DIGITS = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
 
 def is_grammar(word: str) -> bool:
     return (word in ORDINALS or word in DECADE_NUMERALS or word in DECADE_PARTS or word in BEFORE
-            or word in AFTER or word in AROUND or word in LATEST)
+            or word in AFTER or word in AROUND or word in LATEST or word in CARDINALS
+            or word in ONWARD
+            or word in MORE or word in LESS or word in FLOOR_BEFORE or word in CEILING_BEFORE)
 
 
 @dataclass
@@ -69,11 +89,34 @@ def read_years(toks: Sequence[Token], used: list[bool], catalog_max: int | None)
     for i in range(len(toks)):
         if used[i]:
             continue
-        if _read_decade(toks, i, out) or _read_year(toks, i, used, out):
+        one = YearRange()
+        if _read_decade(toks, i, one) or _read_year(toks, i, used, one):
             used[i] = True
+            if _negated(toks, i):
+                _complement(one)
+            _widen(out, one.year_min, one.year_max)
     if not out.given:
         _read_relative(toks, used, catalog_max, out)
     return out
+
+
+def _negated(toks: Sequence[Token], i: int) -> bool:
+    """A negation shortly before the period at ``i``, in the same clause ("nothing from
+    before 1980", "not after the 90s")."""
+    for t in reversed(toks[max(0, i - NEGATION_REACH):i]):
+        if not t.is_word:
+            return False
+        if negates(t.low):
+            return True
+    return False
+
+
+def _complement(one: YearRange) -> None:
+    """A negated one-sided period is the other side: "not before 1980" is 1980 onwards;
+    a negated closed period ("not from the 80s") says nothing a range can hold."""
+    lo, hi = one.year_min, one.year_max
+    one.year_min = hi + 1 if lo is None and hi is not None else None
+    one.year_max = lo - 1 if hi is None and lo is not None else None
 
 
 def _widen(out: YearRange, lo: int | None, hi: int | None) -> None:
@@ -100,7 +143,10 @@ def _read_decade(toks: Sequence[Token], i: int, out: YearRange) -> bool:
         a, b = DECADE_PARTS[prev[0]]
         lo, hi = dec[0] + a, dec[0] + b
     words = _before(toks, i, 3)
-    if any(w in BEFORE for w in words):
+    later = _open_after(toks, i)
+    if later is not None:  # "the 80s onwards", "the 70s or earlier"
+        _widen(out, lo if later else None, None if later else hi)
+    elif any(w in BEFORE for w in words):
         _widen(out, None, dec[0] - 1 if "before" in words or "pre" in words else hi)
     elif any(w in AFTER for w in words):
         _widen(out, dec[1] + 1 if "after" in words or "post" in words else lo, None)
@@ -118,7 +164,10 @@ def _read_year(toks: Sequence[Token], i: int, used: list[bool], out: YearRange) 
     words = _before(toks, i, 2)
     if ("between" in _before(toks, i, 3) or "from" in words) and _read_range(toks, i, used, out):
         return True
-    if any(w in AROUND for w in words):
+    later = _open_after(toks, i)
+    if later is not None:  # "1995 onwards", "1995 or later", "1980 and earlier"
+        _widen(out, year if later else None, None if later else year)
+    elif any(w in AROUND for w in words):
         _widen(out, year - AROUND_WINDOW, year + AROUND_WINDOW)
     elif any(w in BEFORE for w in words):
         _widen(out, None, year - (0 if any(w in ("until", "till") for w in words) else 1))
@@ -127,6 +176,22 @@ def _read_year(toks: Sequence[Token], i: int, used: list[bool], out: YearRange) 
     else:
         _widen(out, year, year)
     return True
+
+
+def _open_after(toks: Sequence[Token], i: int) -> bool | None:
+    """The year at ``i`` opened by what follows it: True for later ("onwards", "or later",
+    "and newer"), False for earlier ("or earlier", "and before"), None when nothing does.
+    ("from 1995" alone is the year 1995, as the bundled dialogues use it.)"""
+    nxt = [t.low for t in toks[i + 1:i + 3]]
+    if nxt[:1] and nxt[0] in ONWARD and (nxt[0] != "on" or len(nxt) == 1
+                                         or not toks[i + 2].is_word):
+        return True
+    if len(nxt) == 2 and nxt[0] in ("or", "and"):
+        if nxt[1] in AFTER:
+            return True
+        if nxt[1] in BEFORE:
+            return False
+    return None
 
 
 def _read_range(toks: Sequence[Token], i: int, used: list[bool], out: YearRange) -> bool:
@@ -190,3 +255,205 @@ def joined_by_or(toks: Sequence[Token], start: int, ends: Sequence[int]) -> bool
     while j >= 0 and toks[j].low in ("a", "an", "the", "some"):
         j -= 1
     return j >= 1 and toks[j].low in ("or", "either", "nor") and j in ends
+
+
+@dataclass
+class Quantity:
+    """A bounded number ("at least 4", "3.5 or higher", "over 100"): the bound, its value,
+    the words around it (what it may measure) and the scale it was given on ("4/5",
+    "4 out of 5")."""
+
+    bound: Literal["floor", "ceiling"]
+    value: float
+    words: tuple[str, ...] = ()
+    scale: float | None = None
+
+
+def _number(toks: Sequence[Token], i: int) -> tuple[float, int] | None:
+    """The number starting at ``i`` (digits, a decimal "3.5", a cardinal word) and the
+    position after it."""
+    low = toks[i].low
+    if low in CARDINALS:
+        return float(CARDINALS[low]), i + 1
+    if not low.isdigit():
+        return None
+    if (i + 2 < len(toks) and toks[i + 1].low == "." and toks[i + 2].low.isdigit()
+            and toks[i + 1].start == toks[i].end and toks[i + 2].start == toks[i + 1].end):
+        return float(f"{low}.{toks[i + 2].low}"), i + 3
+    return float(low), i + 1
+
+
+def _bound_before(toks: Sequence[Token], i: int) -> Literal["floor", "ceiling"] | None:
+    """"at least N", "over N", "more than N", "no less than N" (ceiling words mirrored)."""
+    prev = _before(toks, i, 3)
+    if not prev:
+        return None
+    if prev[-1] == "than" and len(prev) >= 2:
+        negated = len(prev) == 3 and prev[0] in ("no", "not")
+        if prev[-2] in MORE or prev[-2] in LESS:
+            floor = (prev[-2] in MORE) != negated
+            return "floor" if floor else "ceiling"
+        return None
+    if prev[-1] in FLOOR_BEFORE:
+        return "floor"
+    if prev[-1] in CEILING_BEFORE:
+        return "ceiling"
+    return None
+
+
+def _bound_after(toks: Sequence[Token], j: int) -> tuple[Literal["floor", "ceiling"], int] | None:
+    """"N+", "N or better", "N and up" (and the ceilings): the bound and the end of it."""
+    if j < len(toks) and toks[j].low == "+":
+        return "floor", j + 1
+    if j + 1 < len(toks) and toks[j].low in ("or", "and"):
+        word = toks[j + 1].low
+        if word in MORE:
+            return "floor", j + 2
+        if word in LESS:
+            return "ceiling", j + 2
+    return None
+
+
+def _scale(toks: Sequence[Token], j: int) -> tuple[float, int] | None:
+    """"/5" or "out of 5" after a number: the top of its scale, and the end of it."""
+    if j < len(toks) and toks[j].low == "/":
+        k = j + 1
+    elif [t.low for t in toks[j:j + 2]] == ["out", "of"]:
+        k = j + 2
+    else:
+        return None
+    return _number(toks, k) if k < len(toks) else None
+
+
+def _context(toks: Sequence[Token], start: int, end: int) -> tuple[str, ...]:
+    """Words in and next to a quantity (within the same clause): what it may measure."""
+    out = [t.low for t in toks[start:end] if t.low.isalpha()]
+    for rng in (range(start - 1, max(-1, start - QUANTITY_CONTEXT - 1), -1),
+                range(end, min(len(toks), end + QUANTITY_CONTEXT))):
+        for k in rng:
+            if not toks[k].is_word and toks[k].low not in ("-", "+", "/"):
+                break
+            if toks[k].low.isalpha():
+                out.append(toks[k].low)
+    return tuple(out)
+
+
+def read_quantities(toks: Sequence[Token], used: list[bool]) -> list[Quantity]:
+    """Bounded numbers: a number with a comparative of amount before or after it; a
+    number given on a scale ("4/5") bounds from below. Marks the tokens read."""
+    out: list[Quantity] = []
+    i = 0
+    while i < len(toks):
+        number = None if used[i] else _number(toks, i)
+        if number is None:
+            i += 1
+            continue
+        value, j = number
+        bound = _bound_before(toks, i)
+        scale = _scale(toks, j)
+        top = None
+        if scale is not None:
+            top, j = scale
+        after = _bound_after(toks, j)
+        if after is None and j < len(toks) and toks[j].low.isalpha():
+            after = _bound_after(toks, j + 1)  # a unit between: "4 stars or more"
+        if after is not None:
+            bound, j = after[0], after[1]
+        if bound is None and top is not None:
+            bound = "floor"
+        if bound is None:
+            i = j
+            continue
+        out.append(Quantity(bound, value, _context(toks, i, j), top))
+        for k in range(i, j):
+            used[k] = True
+        i = j
+    return out
+
+
+def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int | None:
+    """How many items the message asks for: a number as the determiner of what is asked
+    for ("two comedies", "3 more", "a single western"): right before a head (``heads``: where
+    a category, a tag or the catalog's noun starts; a few words may stand between), not
+    after a determiner ("those two"), a name or another mention ("war 2"), not partitive
+    ("one of the best")."""
+    for i, t in enumerate(toks):
+        if used[i] or t.low not in CARDINALS and not (t.low.isdigit() and len(t.low) <= 3):
+            continue
+        n = CARDINALS.get(t.low) or int(t.low)
+        if not 1 <= n <= MAX_COUNT or any(w in DETERMINERS for w in _before(toks, i, 2)):
+            continue
+        if i > 0 and (used[i - 1] or (toks[i - 1].is_word and toks[i - 1].capital
+                                      and not toks[i - 1].sentence_start)):
+            continue
+        nxt = toks[i + 1].low if i + 1 < len(toks) else ""
+        if nxt == "more" and (i + 2 >= len(toks) or toks[i + 2].low != "than"):
+            return n
+        for k in range(i + 1, min(len(toks), i + 4)):
+            if k in heads:
+                return n
+            if toks[k].low == "of" or not toks[k].is_word or _number(toks, k) is not None:
+                break
+    return None
+
+
+# ---- adding to a request, or starting another --------------------------------------------
+# additive focus words: the clause adds to what was asked ("also a western", "horror too")
+ADDITIVE = frozenset({"also", "additionally", "plus"})
+ADDITIVE_AT_END = frozenset({"too"})  # "too" closing a clause; before a word it is a degree
+CONTINUING = frozenset({"and", "with", "plus"})  # a clause opened by these goes on with one
+SENTENCE_MARKS = frozenset({".", "!", "?", ";", ":"})
+
+
+def _sentence_end(toks: Sequence[Token], k: int) -> bool:
+    """Token ``k`` ends a sentence: a sentence mark, or a dash standing apart ("up - I")."""
+    t = toks[k]
+    if t.low in SENTENCE_MARKS:
+        return True
+    spaced = (k == 0 or toks[k - 1].end < t.start) and (
+        k + 1 >= len(toks) or t.end < toks[k + 1].start)
+    return t.low in ("-", "\u2013", "\u2014") and spaced
+
+
+def sentence_of(toks: Sequence[Token], i: int) -> tuple[int, int]:
+    """The token span of the sentence holding token ``i``."""
+    a = i
+    while a > 0 and not _sentence_end(toks, a - 1):
+        a -= 1
+    b = i
+    while b < len(toks) and not _sentence_end(toks, b):
+        b += 1
+    return a, b
+
+
+def _comma_clause(toks: Sequence[Token], i: int, a: int, b: int) -> tuple[int, int]:
+    """The stretch of ``a:b`` around ``i`` between marks that are not inside a word."""
+    def inside(k: int) -> bool:  # a word, or a mark joining two ("sci-fi")
+        return toks[k].is_word or (a < k < b - 1 and toks[k - 1].end == toks[k].start
+                                   and toks[k].end == toks[k + 1].start)
+
+    lo, hi = i, i
+    while lo > a and inside(lo - 1):
+        lo -= 1
+    while hi < b and inside(hi):
+        hi += 1
+    return lo, hi
+
+
+def adds_on(toks: Sequence[Token], i: int) -> bool:
+    """Whether what is said at token ``i`` adds to the request under way rather than
+    stating one of its own: its sentence has an additive word ("also", "as well", "X too"),
+    opens with a continuing word ("and ...", "with ..."), or its clause speaks of the item
+    already sought ("make it X", "with some X in it")."""
+    a, b = sentence_of(toks, i)
+    words = [(k, toks[k].low) for k in range(a, b) if toks[k].is_word]
+    if words and words[0][1] in CONTINUING:
+        return True
+    for n, (k, w) in enumerate(words):
+        last = k + 1 >= b or not toks[k + 1].is_word
+        if w in ADDITIVE or w in ADDITIVE_AT_END and last:
+            return True
+        if w == "well" and last and n > 0 and words[n - 1][1] == "as":
+            return True
+    lo, hi = _comma_clause(toks, i, a, b)
+    return any(t.low == "it" or t.low == "its" and t.contraction for t in toks[lo:hi])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -35,6 +36,10 @@ MentionKind = Literal["title", "category", "tag", "word"]
 Stance = Literal["neutral", "liked", "disliked", "seen", "wanted", "avoided", "soft_avoid"]
 
 FUZZY_TITLE_SCORE = 80.0
+TYPO_ZIPF = 3.0  # rarer than this in general text: maybe a misspelling ("horor", "somthing")
+EVERYDAY_TYPO_SCORE = 85.0  # this close to a common word: a misspelling of it
+COMMON_WORDS = 4000  # the most frequent words of the language, ...
+COMMON_ZIPF = 4.0  # ... as common as this
 MIN_TAG_RARITY = 2.0  # a tag of everyday words ("good day") needs this much specificity
 TAG_EVERYDAY_ZIPF = 5.5  # a one-word tag more common than this is not a keyword ("good")
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -59,6 +64,8 @@ class Grounding:
     mentions: list[Mention] = field(default_factory=list)
     years: grammar.YearRange = field(default_factory=grammar.YearRange)
     refs: list[int] = field(default_factory=list)  # positions in the last list (1-based, -1 last)
+    quantities: list[grammar.Quantity] = field(default_factory=list)  # "at least 4", "3.5+"
+    count: int | None = None  # how many items are asked for ("two comedies")
     why: bool = False  # a "why" question
     sentiment: float = 0.0  # of the whole message, mentions neutralised (see stance)
 
@@ -67,7 +74,7 @@ class Grounding:
 
     @property
     def has_content(self) -> bool:
-        return bool(self.mentions or self.years.given or self.refs)
+        return bool(self.mentions or self.years.given or self.refs or self.quantities)
 
     def char_spans(self, kinds: tuple[MentionKind, ...] = ("title",)) -> list[tuple[int, int]]:
         return [(self.tokens[m.start].start, self.tokens[m.end - 1].end)
@@ -91,9 +98,14 @@ class Grounder:
         self._quoted_titles(g, used)
         self._catalog_titles(g, used)
         g.years = grammar.read_years(toks, used, self.vocab.year_max)
+        g.quantities = grammar.read_quantities(toks, used)
         g.refs = grammar.read_refs(toks, used)
         g.why = any(t.low == "why" for t in toks)
         self._categories_and_tags(g, used)
+        self._typo_categories(g, used)
+        heads = {m.start for m in g.mentions if m.kind in ("category", "tag")}
+        g.count = grammar.read_count(toks, used, heads | {
+            i for i, t in enumerate(toks) if t.low in self.nouns})
         self._typo_titles(g, used)
         self._free_words(g, used)
         g.mentions.sort(key=lambda m: m.start)
@@ -339,6 +351,34 @@ class Grounder:
         for k in range(i, i + n):
             used[k] = True
 
+    def _misspelt(self, t: Token) -> bool:
+        """An unknown or rare word (a misspelling, by its frequency in general text), not a
+        word of the catalog's tags, not a contraction or a name's capital."""
+        w = t.low
+        return (w.isalpha() and len(w) >= 4 and not t.contraction and w not in self.nouns
+                and w not in self.vocab.tag_words and self.vocab.zipf(w) < TYPO_ZIPF)
+
+    def _typo_categories(self, g: Grounding, used: list[bool]) -> None:
+        """A misspelt word close to one of the catalog's category words ("horor") is that
+        category, as a run of unknown words close to a title is that title."""
+        keys = [k for k in self.vocab.category_phrases if " " not in k]
+        for i, t in enumerate(g.tokens):
+            if used[i] or not self._misspelt(t):
+                continue
+            hit = process.extractOne(t.low, keys, scorer=fuzz.ratio,
+                                     score_cutoff=FUZZY_TITLE_SCORE)
+            if hit is not None:
+                self._add_category_or_tag(g, used, "category", str(hit[0]), i, 1)
+
+    def _everyday_typo(self, t: Token) -> bool:
+        """A rare lower-case word that is a misspelling of an everyday one ("somthing"):
+        filler, not content."""
+        if t.capital or not self._misspelt(t):
+            return False
+        common = _common_words(self.vocab.language)
+        return process.extractOne(t.low, common, scorer=fuzz.ratio,
+                                  score_cutoff=EVERYDAY_TYPO_SCORE) is not None
+
     def _free_words(self, g: Grounding, used: list[bool]) -> None:
         """Words no reading took that still say something about the items: a word of the
         catalog's tags that is not everyday language, or a rare word (a name, a keyword)."""
@@ -348,10 +388,22 @@ class Grounder:
                 continue
             if self.vocab.everyday(w) or grammar.is_grammar(w) or w in self.nouns:
                 continue
+            if self._everyday_typo(t):
+                continue
             name = g.tokens[i].capital and not g.tokens[i].sentence_start
             if w in self.vocab.tag_words or self.vocab.zipf(w) < 3.0 or name:
                 g.mentions.append(Mention("word", w, i, i + 1))
                 used[i] = True
+
+
+@lru_cache(maxsize=4)
+def _common_words(language: str) -> tuple[str, ...]:
+    """The language's common words (general word frequencies: ``wordfreq``), for telling a
+    misspelt everyday word from a rare one that carries content."""
+    from wordfreq import top_n_list, zipf_frequency
+
+    return tuple(w for w in top_n_list(language, COMMON_WORDS)
+                 if w.isalpha() and zipf_frequency(w, language) >= COMMON_ZIPF)
 
 
 def _ratio(a: str, b: str) -> float:

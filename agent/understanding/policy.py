@@ -9,6 +9,10 @@ would send (or a short reply and no calls).
   catalog tags and content words through ``search_text``), the user's taste otherwise
   (``rank_for_user``); likes, dislikes and already-seen titles through ``update_profile``.
   A vague request gets personal or popular picks plus one short question.
+- an explicit count ("two comedies") bounds how many items the ordering keeps (the turn's
+  ``count`` stays the upper bound; not yet for a known user, see :func:`decide`); a
+  bounded quantity the filter tool has a parameter for ("rated 4 or better":
+  ``min_rating``) is one more hard condition;
 - hard conditions no catalog item meets together are relaxed before planning, least
   important first; after a critique of an empty result or a broken hard condition
   (re-plan), one more criterion per critique; the reply says which. A short result is kept
@@ -17,7 +21,7 @@ would send (or a short reply and no calls).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +72,8 @@ def _ref_ids(refs: Sequence[int], last: Sequence[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def relaxations(req: Request) -> list[tuple[str, str]]:
+def relaxations(req: Request, bounds: Mapping[str, float] | None = None
+                ) -> list[tuple[str, str]]:
     """What can be dropped, least important first: (kind, label)."""
     out: list[tuple[str, str]] = []
     for w in req.words:
@@ -77,11 +82,17 @@ def relaxations(req: Request) -> list[tuple[str, str]]:
         out.append(("tag", t))
     if len(req.wanted) > 1:
         out.extend(("category", c) for c in req.wanted[:-1])
+    out.extend(("bound", _bound_label(name, value)) for name, value in (bounds or {}).items())
     if req.year_min is not None or req.year_max is not None:
         out.append(("years", _period(req.year_min, req.year_max)))
     if req.wanted:
         out.append(("category", req.wanted[-1]))
     return out
+
+
+def _bound_label(name: str, value: float) -> str:
+    """``min_rating`` 4.0 -> "min rating 4"."""
+    return f"{name.replace('_', ' ')} {value:g}"
 
 
 def _period(lo: int | None, hi: int | None) -> str:
@@ -93,16 +104,25 @@ def _period(lo: int | None, hi: int | None) -> str:
 
 
 def decide(current: Reading, req: Request, context: dict[str, Any], tools: set[str],
-           words: Words, relax: int = 0, can_match: CanMatch | None = None) -> Plan:
+           words: Words, relax: int = 0, can_match: CanMatch | None = None,
+           bounds: Mapping[str, float] | None = None, hard_first: bool = False) -> Plan:
     """The plan of the turn: a social reply, an answer about items, or a request for items
-    (only calls to ``tools`` are kept)."""
+    (only calls to ``tools`` are kept). ``bounds``: the request's quantities as the filter
+    tool's arguments (``{"min_rating": 4.0}``); ``hard_first``: the hard conditions could
+    not be met together (a filter matched nothing), so relaxing starts with them."""
     last = context.get("last_recommendations") or []
     if current.social:
-        return Plan(text=social_reply(bool(last) or bool(context.get("shown_count")), words))
+        # after the user has asked for something (a list, or an answer about an item), a
+        # social message closes the conversation rather than opening it
+        under_way = bool(last) or bool(context.get("shown_count")) or req.turns > 0
+        return Plan(text=social_reply(under_way, words))
     answer = _available(_question_calls(current, last, tools), tools)
     if answer:
         return Plan(calls=answer)
-    return _request_plan(req, last, tools, words, relax, can_match)
+    count = context.get("count")
+    limit = min(req.count, count) if req.count and isinstance(count, int) else req.count
+    return _request_plan(req, last, tools, words, relax, can_match,
+                         _Extra(dict(bounds or {}), limit, hard_first))
 
 
 def _available(calls: list[Call], tools: set[str]) -> list[Call]:
@@ -136,11 +156,27 @@ def _question_calls(current: Reading, last: Sequence[dict[str, Any]], tools: set
     return calls
 
 
-def _dropped(req: Request, relax: int, can_match: CanMatch | None) -> list[tuple[str, str]]:
-    """The criteria left out: the ``relax`` least important ones, and then, while the
-    catalog has no item meeting the hard conditions (``can_match``), the least important
-    hard ones (categories, period) too, so the plan does not ask for the impossible."""
-    options = relaxations(req)
+@dataclass
+class _Extra:
+    """What the request plan takes beyond the request: the bounds as filter arguments and
+    how many items to keep (None: the turn's default)."""
+
+    bounds: dict[str, float] = field(default_factory=dict)
+    limit: int | None = None
+    hard_first: bool = False
+
+
+def _dropped(req: Request, relax: int, can_match: CanMatch | None,
+             bounds: Mapping[str, float], hard_first: bool = False) -> list[tuple[str, str]]:
+    """The criteria left out: the ``relax`` least important ones (the hard ones first when
+    ``hard_first``: dropping a word cannot help a filter that matched nothing), and then,
+    while the catalog has no item meeting the hard conditions (``can_match``), the least
+    important hard ones (categories, period) too, so the plan does not ask for the
+    impossible."""
+    options = relaxations(req, bounds)
+    if hard_first:
+        hard = [o for o in options if o[0] in ("category", "bound", "years")]
+        options = hard + [o for o in options if o not in hard]
     dropped = options[:relax]
     if can_match is None:
         return dropped
@@ -148,37 +184,44 @@ def _dropped(req: Request, relax: int, can_match: CanMatch | None) -> list[tuple
     for option in [None, *hard]:
         if option is not None:
             dropped.append(option)
-        filt = _filter_args(req, dropped)
+        filt = _filter_args(req, dropped, bounds)
         if not filt or can_match(filt) is not False:
             break
     return dropped
 
 
 def _request_plan(req: Request, last: Sequence[dict[str, Any]], tools: set[str],
-                  words: Words, relax: int, can_match: CanMatch | None = None) -> Plan:
+                  words: Words, relax: int, can_match: CanMatch | None = None,
+                  extra: _Extra | None = None) -> Plan:
     """A request for items: remember the stated taste, narrow by the hard conditions, order
-    by the soft ones; with ``relax``, the least important criteria are left out (and the
-    hard ones no catalog item meets together, when ``can_match`` can tell)."""
+    by the soft ones, keep as many as asked for; with ``relax``, the least important
+    criteria are left out (and the hard ones no catalog item meets together, when
+    ``can_match`` can tell)."""
+    extra = extra or _Extra()
     calls: list[Call] = []
     if req.lookups:
         calls.append(("lookup_items", {"names": req.lookups[:10]}))
     profile = _profile_update(req, last)
     if profile:
         calls.append(("update_profile", profile))
-    dropped = _dropped(req, relax, can_match)
-    filt = _filter_args(req, dropped)
+    dropped = _dropped(req, relax, can_match, extra.bounds, extra.hard_first)
+    filt = _filter_args(req, dropped, extra.bounds)
     if filt:
         calls.append(("filter_items", filt))
     seeds = list(dict.fromkeys(_ref_ids(req.refs, last) + _ref_ids(req.liked_refs, last)
                                + req.seeds))
     disliked = profile.get("dislike", [])
     seeds = [s for s in seeds if s not in disliked][-20:]
-    calls += _ordering_calls(req, seeds, _query(req, dropped), filtered=bool(filt))
+    ordering = _ordering_calls(req, seeds, _query(req, dropped), filtered=bool(filt))
+    if extra.limit:  # the last call orders what is left: it keeps as many as asked for
+        name, args = ordering[-1]
+        ordering[-1] = (name, {**args, "limit": extra.limit})
+    calls += ordering
     notes = []
     if dropped:
         notes.append("Nothing matched everything, so I left out "
                      + ", ".join(f'"{label}"' for _, label in dropped) + ".")
-    if not req.has_conditions and not profile:
+    if not req.has_conditions and not profile and not extra.bounds:
         notes.append(vague_question(words))
     return Plan(calls=_available(calls, tools), text=" ".join(notes))
 
@@ -198,7 +241,8 @@ def _profile_update(req: Request, last: Sequence[dict[str, Any]]) -> dict[str, A
     return profile
 
 
-def _filter_args(req: Request, dropped: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _filter_args(req: Request, dropped: Sequence[tuple[str, str]],
+                 bounds: Mapping[str, float] | None = None) -> dict[str, Any]:
     """``filter_items``'s arguments: the hard conditions not ``dropped`` (none: empty)."""
     drop_cats = {label for kind, label in dropped if kind == "category"}
     drop_years = any(kind == "years" for kind, _ in dropped)
@@ -215,6 +259,9 @@ def _filter_args(req: Request, dropped: Sequence[tuple[str, str]]) -> dict[str, 
             filt["year_min"] = req.year_min
         if req.year_max is not None:
             filt["year_max"] = req.year_max
+    for name, value in (bounds or {}).items():
+        if ("bound", _bound_label(name, value)) not in dropped:
+            filt[name] = value
     return filt
 
 

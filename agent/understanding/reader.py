@@ -35,7 +35,7 @@ class Reading:
         message may still name things in passing: "Thanks, I'll try Dune")."""
         acts = self.acts
         g = self.grounding
-        if g.of("category") or g.years.given or g.refs:
+        if g.of("category") or g.years.given or g.refs or g.quantities:
             return False
         asking = acts.p(*ASKING)
         closing = acts.p("ACC", "STO", "END")

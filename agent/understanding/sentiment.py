@@ -27,3 +27,12 @@ def tables() -> tuple[frozenset[str], frozenset[str], dict[str, float]]:
 def valence(word: str) -> float:
     """How much a word expresses liking or disliking (0.0 for a word not in the lexicon)."""
     return float(tables()[2].get(word, 0.0))
+
+
+def negates(word: str) -> bool:
+    """A word that negates what follows: in VADER's negation table ("not", "nothing",
+    "without"), or a function word of strongly negative valence ("no")."""
+    from agent.vocabulary import stop_words
+
+    negate, _decrease, lexicon = tables()
+    return word in negate or (word in stop_words() and lexicon.get(word, 0.0) <= -1.0)

@@ -1,7 +1,11 @@
 """Dialogue state: the request a conversation has built up, turn by turn.
 
 Criteria accumulate within a request and reset when the user starts a new one after the
-last one was closed (accepted, thanked for). Within a request, conflicting criteria are not
+last one was closed (accepted, thanked for). A message that asks for a kind of item of its
+own, without adding it to what was asked, is a new request too: its categories replace the
+old ones (after turning away from the old request, "forget that.", nothing is kept); one
+that adds ("also ...", "... too", "make it ...") or only narrows (a period, "no horror")
+refines the request under way. Within a request, conflicting criteria are not
 guessed away: when they leave nothing, the policy relaxes the oldest first. Only what the
 catalog grounded is carried to later turns: a title that did not resolve, or a free word, is
 used (and reported) in its own turn only. A restated period
@@ -12,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from agent.understanding.grammar import YearRange
+from agent.understanding import grammar
+from agent.understanding.grammar import Quantity, YearRange
 from agent.understanding.grounding import Mention
 from agent.understanding.reader import Reading
 
@@ -30,7 +36,9 @@ class Request:
     tags: list[str] = field(default_factory=list)  # catalog tags wanted (soft)
     soft_avoid: list[str] = field(default_factory=list)  # tags / words pushed down
     seeds: list[str] = field(default_factory=list)  # item ids the request is "like"
+    quantities: list[Quantity] = field(default_factory=list)  # "rated 4 or better"
     # this turn only
+    count: int | None = None  # how many items this message asks for ("two comedies")
     words: list[str] = field(default_factory=list)
     lookups: list[str] = field(default_factory=list)  # titles to resolve by name
     liked: list[str] = field(default_factory=list)  # item ids or titles
@@ -45,14 +53,14 @@ class Request:
     def has_conditions(self) -> bool:
         return bool(self.wanted or self.any_of or self.avoided or self.year_min is not None
                     or self.year_max is not None or self.tags or self.seeds or self.words
-                    or self.lookups or self.refs or self.liked_refs)
+                    or self.lookups or self.refs or self.liked_refs or self.quantities)
 
     def next_turn(self) -> Request:
         """What carries over to the next message."""
         return Request(list(self.wanted), list(self.any_of), list(self.avoided), self.year_min,
                        self.year_max,
                        list(self.tags), list(self.soft_avoid), list(self.seeds),
-                       turns=self.turns)
+                       list(self.quantities), turns=self.turns)
 
 
 def _add(items: list[str], new: Sequence[str]) -> None:
@@ -67,17 +75,41 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
     ended, so a message with criteria starts a new one)."""
     g = reading.grounding
     fresh = state.turns > 0 and closed and bool(
-        g.of("category") or g.of("tag") or g.years.given or reading.titles())
+        g.of("category") or g.of("tag") or g.years.given or reading.titles() or g.quantities)
+    renews = _renews(reading) if state.turns > 0 and not fresh else None
+    fresh = fresh or renews == "anew"
     req = Request(avoided=list(state.avoided)) if fresh else state.next_turn()
+    if renews == "categories":  # its own kind of item: the categories asked before go
+        req.wanted, req.any_of = [], []
     if reading.social:
         return req
     req.turns += 1
+    req.count = g.count
+    if g.quantities:  # a restated bound replaces the old ones
+        req.quantities = list(g.quantities)
     _update_categories(req, g.of("category"))
     _update_period(req, g.years, last_years)
     _update_soft(req, g.of("tag") + g.of("word"))
     _update_titles(req, reading.titles())
     _update_refs(req, reading)
     return req
+
+
+def _renews(reading: Reading) -> Literal["categories", "anew"] | None:
+    """Whether the message states a request of its own instead of refining the one under
+    way: it asks for a kind of item (a wanted category) without adding it to what was asked
+    (no additive word, nothing said of "it": see :func:`grammar.adds_on`). Turning away
+    first (a sentence before it that names nothing: "forget that.", or a message the act
+    model reads as a rejection) starts the request anew; otherwise the new categories
+    replace the old ones and the rest carries on."""
+    g = reading.grounding
+    wanted = [m for m in g.of("category") if m.stance == "wanted"]
+    if not wanted or reading.inquiry or grammar.adds_on(g.tokens, wanted[0].start):
+        return None
+    start, _end = grammar.sentence_of(g.tokens, wanted[0].start)
+    named_before = any(m.start < start and m.kind != "word" for m in g.mentions)
+    turned_away = start > 0 and not named_before or reading.acts.top == "REJ"
+    return "anew" if turned_away else "categories"
 
 
 def _update_categories(req: Request, cats: Sequence[Mention]) -> None:

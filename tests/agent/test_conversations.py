@@ -75,7 +75,7 @@ CONVERSATIONS: list[tuple[str, list[tuple[str, Expect]]]] = [
         [
             ("sci-fi movies after 2010", Expect(categories_all=("Sci-Fi",), year_min=2011)),
             # criteria add up within a request; few have both: the few are shown
-            ("westerns older than 1980",
+            ("westerns too, older than 1980",
              Expect(categories_all=("Sci-Fi", "Western"), year_max=1979, min_items=1)),
         ],
     ),

@@ -14,7 +14,7 @@ from agent.rules import RulesPlanner
 from agent.understanding.acts import ActsModel, bundled_dir, load_acts_model, newest
 from agent.understanding.acts_training import mention_spans, read_examples, train
 from agent.understanding.grounding import Grounder
-from agent.understanding.policy import Words
+from agent.understanding.policy import Words, social_reply
 from agent.understanding.reader import Reader
 from agent.vocabulary import Vocabulary
 
@@ -148,6 +148,13 @@ def test_categories_tags_and_periods() -> None:
     ("I like Hot Fuzz (2007)", [("7", "liked")]),
     ("I do not really like the Halloween (2007) movies", [("10", "disliked")]),
     ("I wasn't a big fan of Heat", [("2", "disliked")]),
+    # a title the negation governs directly takes the opposite of what is said around it
+    ("Loved Heat and The Matrix, though not Hot Fuzz", [("2", "liked"), ("1", "liked"),
+                                                        ("7", "disliked")]),
+    ("I liked Toy Story. Not Halloween (2007).", [("3", "liked"), ("10", "disliked")]),
+    ("I was not a Heat fan", [("2", "disliked")]),
+    ("Hated Hot Fuzz, not The Matrix", [("7", "disliked"), ("1", "neutral")]),
+    ("I have never seen The Matrix", [("1", "neutral")]),  # a verb between: not a dislike
 ])
 def test_title_stance(reader: Reader, text: str, expected: list[tuple[str, str]]) -> None:
     assert titles(reader, text) == expected
@@ -284,7 +291,7 @@ def test_alternatives_and_short_results() -> None:
                                            "year_min": 1960, "year_max": 1969}
     planner = RulesPlanner(vocabulary=V, words=Words("movie", "movies"))
     msgs = [SystemMessage("context: {}"), HumanMessage("sci-fi after 2010"),
-            HumanMessage("westerns older than 1980"),
+            HumanMessage("westerns too, older than 1980"),
             HumanMessage('critique: {"codes": ["too_few"]}')]
     p = planner.decide(msgs, ALL_TOOLS)  # a short result keeps what was asked
     assert dict(p.calls)["filter_items"] == {"categories_all": ["Sci-Fi", "Western"],
@@ -311,7 +318,7 @@ def test_conditions_no_item_meets_together_are_relaxed_before_planning() -> None
                            frozenset({"Western", "Comedy"}): (1, (1965,))}
     planner = RulesPlanner(vocabulary=vocab, words=Words("movie", "movies"))
     msgs: list[Any] = [SystemMessage("context: {}"), HumanMessage("sci-fi movies after 2010"),
-                       HumanMessage("now some westerns")]
+                       HumanMessage("westerns too")]
     p = planner.decide(msgs, ALL_TOOLS)
     assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"], "year_min": 2011}
     assert '"Sci-Fi"' in p.text
@@ -320,3 +327,80 @@ def test_conditions_no_item_meets_together_are_relaxed_before_planning() -> None
     p = planner.decide(msgs[:1] + msgs[-1:], ALL_TOOLS)
     assert sorted(dict(p.calls)["filter_items"]["categories_all"]) == ["Comedy", "Western"]
     assert not p.text
+
+
+# ---- counts, bounds and closings ------------------------------------------------------------
+
+
+def _decide(messages: list[str], context: dict[str, Any] | None = None,
+            schemas: list[dict[str, Any]] | None = None) -> Any:
+    planner = RulesPlanner(vocabulary=V, words=Words("movie", "movies"))
+    msgs: list[Any] = [SystemMessage("context: " + json.dumps(context or {}))]
+    msgs += [HumanMessage(m) for m in messages]
+    return planner.decide(msgs, ALL_TOOLS, schemas or [])
+
+
+def _schemas() -> list[dict[str, Any]]:
+    from recagent.settings import load_settings
+    from tools.registry import default_registry
+
+    return default_registry(load_settings(plugins="")).schemas()
+
+
+def test_a_count_bounds_the_last_ordering_call_and_the_turn_count_caps_it() -> None:
+    p = _decide(["two westerns please"], {"count": 10})
+    assert p.calls[-1] == ("rank_for_user", {"limit": 2})
+    p = _decide(["just one mystery like Heat"], {"count": 10})
+    assert p.calls[-1] == ("similar_items", {"item_ids": ["2"], "limit": 1})
+    p = _decide(["twenty comedies"], {"count": 5})
+    assert p.calls[-1][1]["limit"] == 5
+    p = _decide(["some comedies"], {"count": 10})
+    assert "limit" not in p.calls[-1][1]
+
+
+def test_a_rating_floor_goes_to_the_filter_tools_rating_bound() -> None:
+    schemas = _schemas()
+    p = _decide(["dramas with ratings of 3.5 or higher"], schemas=schemas)
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Drama"], "min_rating": 3.5}
+    p = _decide(["comedies, at least 50 ratings"], schemas=schemas)  # out of the rating range
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Comedy"],
+                                             "min_rating_count": 50}
+    # a quantity no parameter of the tool measures, or a tool without the bound: left out
+    p = _decide(["comedies that last at least 90 minutes"], schemas=schemas)
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Comedy"]}
+    p = _decide(["dramas with ratings of 3.5 or higher"])
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Drama"]}
+
+
+def test_a_rating_floor_is_relaxed_when_nothing_meets_it() -> None:
+    planner = RulesPlanner(vocabulary=V, words=Words("movie", "movies"))
+    msgs: list[Any] = [SystemMessage("context: {}"), HumanMessage("westerns rated 4.9 or better"),
+                       HumanMessage('critique: {"codes": ["empty"]}')]
+    p = planner.decide(msgs, ALL_TOOLS, _schemas())
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"]}
+    assert "min rating 4.9" in p.text
+
+
+def test_a_goodbye_after_a_question_about_an_item_closes() -> None:
+    closing = social_reply(True, Words("movie", "movies"))
+    calls, text = plan(["Is Heat any good?", "thanks, bye"])
+    assert not calls and text == closing
+    calls, text = plan(["hello"])
+    assert not calls and text != closing
+
+
+def test_bounds_are_read_from_the_filter_tools_own_schema() -> None:
+    """What a quantity measures comes from the tool's parameters: a catalog whose filter
+    tool takes a page floor described in its schema gets it, with no code knowing pages."""
+    schema = {"type": "function", "function": {"name": "filter_items", "parameters": {
+        "properties": {
+            "min_pages": {"type": "integer", "minimum": 1, "description": "fewest pages."},
+            "min_rating": {"type": "number", "minimum": 0, "maximum": 5,
+                           "description": "minimum average rating, 0-5 stars."},
+            "categories_all": {"type": "array", "items": {"type": "string"}}}}}}
+    p = _decide(["a western with at least 300 pages"], schemas=[schema])
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"], "min_pages": 300}
+    p = _decide(["a western, 4 stars or more"], schemas=[schema])
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"], "min_rating": 4.0}
+    p = _decide(["a western, 4/5 at least"], schemas=[schema])  # on the rating's own scale
+    assert dict(p.calls)["filter_items"] == {"categories_all": ["Western"], "min_rating": 4.0}
