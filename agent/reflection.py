@@ -91,6 +91,14 @@ def _violations(
     return out
 
 
+def _asked_count(calls: Sequence[dict[str, Any]], count: int) -> int:
+    """How many items the plan asked for: the turn's count, or fewer when its last call
+    keeps fewer (``limit``: the user asked for a number of items)."""
+    last = calls[-1]["args"] if calls and isinstance(calls[-1].get("args"), dict) else {}
+    limit = last.get("limit")
+    return min(count, limit) if isinstance(limit, int) and limit > 0 else count
+
+
 def rule_critique(
     ctx: ToolContext,
     calls: Sequence[dict[str, Any]],
@@ -126,9 +134,10 @@ def rule_critique(
             problems.append(
                 "already shown or disliked: " + ", ".join(ctx.catalog.label(i) for i in repeats[:3])
             )
-        if recs and len(recs) < count:
+        asked = _asked_count(calls, count)
+        if recs and len(recs) < asked:
             codes.append("too_few")
-            problems.append(f"only {len(recs)} of {count} items")
+            problems.append(f"only {len(recs)} of {asked} items")
     if ctx.notes.unresolved:
         codes.append("unresolved")
         problems.append(

@@ -42,7 +42,8 @@ class ToolContext:
     treats it as an opaque injected value and never inspects its fields.
     """
 
-    __slots__ = ("catalog", "models", "_bus", "session", "settings", "user_id", "notes", "extra")
+    __slots__ = ("catalog", "models", "_bus", "session", "settings", "user_id", "notes", "extra",
+                 "rated")
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class ToolContext:
         user_id: str | None = None,
         notes: TurnNotes | None = None,
         extra: dict[str, Any] | None = None,
+        rated: frozenset[str] = frozenset(),
     ) -> None:
         self.catalog = catalog
         self.models = models
@@ -65,6 +67,7 @@ class ToolContext:
         self.user_id = user_id if user_id is not None else session.user_id
         self.notes = notes if notes is not None else TurnNotes()
         self.extra: dict[str, Any] = extra if extra is not None else {}  # plug-in state
+        self.rated = rated  # what a known user rated before this session: seen, left out
 
     @property
     def bus(self) -> CandidateBus:
@@ -86,10 +89,11 @@ class ToolContext:
 
     def hidden_ids(self) -> set[str]:
         """Items left out unless a call asks for them: disliked, already shown, or already
-        liked, said to be seen or named in this turn (someone asking for things like X knows X)."""
+        liked, said to be seen, rated before (a known user) or named in this turn (someone
+        asking for things like X knows X)."""
         profile = self.session.profile
         return (set(profile.disliked) | set(self.session.shown) | set(profile.liked)
-                | set(profile.seen) | set(self.bus.mentioned))
+                | set(profile.seen) | set(self.bus.mentioned) | self.rated)
 
     def titles(self, ids: list[str]) -> dict[str, str]:
         return self.catalog.titles(ids)

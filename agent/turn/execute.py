@@ -52,7 +52,8 @@ def execute_plan(
     """Blocking: run the plan on a copy of the session; the first ``n`` recommended ids
     (an answer about items: the items it is about)."""
     ctx = ToolContext(catalog=kit.catalog, models=kit.models, session=session.fork(),
-                      settings=kit.settings, bus=CandidateBus(), user_id=user_id)
+                      settings=kit.settings, bus=CandidateBus(), user_id=user_id,
+                      rated=frozenset(rated(kit, user_id)))
     execution = execute(kit.registry, calls, ctx, attempt, vocabulary_args=planner.vocab_args,
                         resolve=partial(catalog_name, kit.vocabulary))
     if is_info_plan(attempt.calls):
@@ -64,7 +65,7 @@ def execute_plan(
     names = [c["name"] for c in attempt.calls]
     if execution.ok and ctx.bus.is_open and names and "rank_for_user" in kit.registry:
         _rank_for_user(kit, ctx, attempt)
-    hidden = ctx.hidden_ids() | rated(kit, user_id)
+    hidden = ctx.hidden_ids()
     recs = ctx.bus.head(n, exclude=hidden)
     # read what reflection and the cards need here, in this thread: on the event loop
     # they are then cache hits

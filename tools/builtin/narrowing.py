@@ -41,7 +41,7 @@ def filter_items(
         categories_none: none of these categories.
         year_min: earliest year.
         year_max: latest year.
-        min_rating: minimum average rating (0-5).
+        min_rating: minimum average rating, 0-5 stars.
         min_rating_count: minimum number of ratings.
         popularity: popular (top 10%) or niche (bottom half).
         attributes: attribute equals value, e.g. {"language": "fr"}.
