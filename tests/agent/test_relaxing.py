@@ -28,7 +28,7 @@ async def test_a_filter_that_matched_nothing_relaxes_a_hard_condition(
     first = planner.plan(asked, TOOLS)
     wanted = _filter(first)
     assert wanted.get("categories_all") or wanted.get("categories_any")
-    results = [(c["id"], "filter matches no candidate; candidates unchanged")
+    results = [(str(c["id"]), "filter matches no candidate; candidates unchanged")
                for c in first.tool_calls]
     again = planner.plan(asked + replan_messages(
         first, results, [{"codes": ["violated"], "problems": ["hard condition broken"]}]),
