@@ -28,7 +28,10 @@ REPLY_SYSTEM = (
     "title. Never name any other title, except the titles the user asked about as the "
     "observation gives them. Do not number or list all of them: the list is shown "
     "separately. If the observation says a name matched a different title, or was not found, "
-    "or a condition was relaxed, say so in one short clause."
+    "or a condition was relaxed, say so in one short clause. Claim only the conditions "
+    "applied: never say the list is what the user asked for when the user asked for more "
+    "than those conditions (a count, a rating, a 'not ...'); say in one short clause what "
+    "could not be applied."
 )
 
 

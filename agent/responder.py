@@ -8,9 +8,11 @@ The template reply says what was found in the catalog's own words (its item noun
 ``RECAGENT_ITEM_NOUN`` / ``RECAGENT_ITEM_VERB``) and one sentence on why the list fits; it
 holds no list. A client with cards (the widget, ``POST /v1/chat``) shows the cards under it;
 a client without (the terminal, the OpenAI facade) shows :func:`numbered_list` — a numbered
-line with a reason each. Each card carries its own reason (:func:`card_reason`): what of the
-request the item meets and which liked item pulled it up — never empty, never the whole
-filter repeated.
+line with a reason each. Each card carries its own reason (:func:`card_reason`): which of the
+conditions the plan applied the item meets and what ordered it (a liked item, popularity,
+the user's taste) — never empty, never the whole filter repeated. Neither claims more than
+the plan applied: no "as you asked", since a wish no filter expresses ("but not Disney")
+may not have been applied at all.
 """
 
 from __future__ import annotations
@@ -214,50 +216,61 @@ def _kind(categories: Sequence[str], noun: str, year: int | None) -> str:
     return text + (f" from {year}" if year else "")
 
 
+def period_label(year_min: int | None, year_max: int | None) -> str:
+    """A year range as the object of "matching": "the 1990s", "1995", "1985 to 1995",
+    "the 1940s and earlier", "the years after 1980"; "" without bounds."""
+    text = period(year_min, year_max)
+    if text.startswith("after "):
+        return "the years " + text
+    return text.removeprefix("from ")
+
+
 def card_reason(
     *,
     categories: Sequence[str] = (),
     year: int | None = None,
     asked_categories: Sequence[str] = (),
-    asked_period: bool = False,
+    period_met: str = "",
+    rating_met: float | None = None,
     liked: str = "",
     shared: Sequence[str] = (),
     because_liked: bool = False,
     personal: bool = False,
     matched: Sequence[str] = (),
+    ranked: str = "",
     rating_avg: float | None = None,
     rating_count: int = 0,
     noun: str = "item",
 ) -> str:
-    """Why one card fits, in words about this card: what of the request it meets ("a
-    Thriller movie from 1995, like you asked"; the card's own year and, beside the asked
-    category, one more of its own, so the filter is not pasted on every card) and what pulled
-    it up ("because you liked Heat", "popular with people who liked Heat", "tagged heist");
-    ``shared``: the categories the card shares with the liked item; ``noun``: the catalog's
-    word for an item. Never empty."""
+    """Why one card fits, in words about this card, claiming only what the plan applied:
+    which of the applied conditions it meets ("a Thriller movie from 1995, matching
+    Thriller and the 1990s": the card's own year and, beside the filtered category, one
+    more of its own, so the filter is not pasted on every card; ``period_met``: the
+    filtered period the card's year is in, as :func:`period_label` writes it;
+    ``rating_met``: the rating floor it meets) and what ordered it ("because you liked
+    Heat", "popular with people who liked Heat", "tagged heist", ``ranked``: "popularity"
+    or "rating" when the list was ordered by that). ``shared``: the categories the card
+    shares with the liked item; ``noun``: the catalog's word for an item. Never empty."""
     asked = {norm(c) for c in asked_categories}
     own = [c for c in categories if norm(c) in asked]
+    met = [*own, *([period_met] if period_met else [])]
+    if rating_met is not None:
+        met.append(f"a rating of {rating_met:g} or better")
     first = ""
     if own:
         extra = [] if len(own) > 1 else [c for c in categories if norm(c) not in asked][:1]
         shown = [c for c in categories if c in own[:2] or c in extra]  # in the card's order
-        first = _kind(shown, noun, year) + ", like you asked"
-    elif asked_period and year:
-        first = (_kind(list(categories[:2]), noun, year) if categories else f"from {year}") + (
-            ", in the years you asked for")
+        first = _kind(shown, noun, year)
+    elif met:
+        first = _kind(list(categories[:2]), noun, year) if categories else (
+            f"from {year}" if year else "")
     elif liked and shared:
         first = _kind(list(shared[:2]), noun, year)
-    second = ""
-    if liked:
-        second = f"because you liked {liked}" if because_liked else (
-            f"popular with people who liked {liked}")
-    elif matched:
-        second = "tagged " + join_words([f"“{m}”" for m in matched[:2]])
-    elif personal:
-        second = "close to what you have rated before"
-    elif rating_avg is not None and rating_count >= 3:
-        second = f"rated {rating_avg:.1f}/5 by {rating_count} people"
-    text = " — ".join(p for p in (first, second) if p)
+    if met:
+        first = (first + ", matching " if first else "Matching ") + join_words(met)
+    text = " — ".join(p for p in (first, _ordered_by(
+        liked=liked, because_liked=because_liked, matched=matched, personal=personal,
+        ranked=ranked, rating_avg=rating_avg, rating_count=rating_count)) if p)
     if not text:
         if rating_avg is not None and rating_count:
             text = f"rated {rating_avg:.1f}/5 by {count_words(rating_count, 'person', 'people')}"
@@ -266,6 +279,23 @@ def card_reason(
         else:
             text = "one of the best matches for your request"
     return text[:1].upper() + text[1:]
+
+
+def _ordered_by(*, liked: str, because_liked: bool, matched: Sequence[str], personal: bool,
+                ranked: str, rating_avg: float | None, rating_count: int) -> str:
+    """What put a card where it is in the list, in words ("" when nothing says)."""
+    if liked:
+        return f"because you liked {liked}" if because_liked else (
+            f"popular with people who liked {liked}")
+    if matched:
+        return "tagged " + join_words([f"“{m}”" for m in matched[:2]])
+    if personal:
+        return "close to what you have rated before"
+    rated = (f"rated {rating_avg:.1f}/5 by {rating_count} people"
+             if rating_avg is not None and rating_count >= 3 else "")
+    if ranked:
+        return f"ranked by {ranked}" + (f", {rated}" if rated else "")
+    return rated
 
 
 def numbered_list(recs: Sequence[Recommendation], indent: str = "  ") -> str:
@@ -378,10 +408,12 @@ def template_reply(
     if not phrase and about:
         phrase = f"{count_words(n, w.noun, w.plural)} for {about}"
     if phrase:
+        # what the applied conditions select, never "as you asked": a wish the plan could
+        # not express (a negation no filter has) would be claimed met
         head = _pick((
             f"Here {be} {phrase}.",
             f"I found {phrase}.",
-            f"{phrase[:1].upper() + phrase[1:]}, as you asked.",
+            f"{'This' if n == 1 else 'These'} {be} {phrase}.",
         ), key)
     else:
         some = count_words(n, w.noun, w.plural)

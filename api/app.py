@@ -29,6 +29,7 @@ from api.messages import document_limits
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimitMiddleware, TokenBuckets
+from recagent.demo import catalog_settings
 from recagent.runtime import Runtime, build_runtime
 from recagent.settings import Settings, load_settings
 
@@ -55,7 +56,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """Build the app. With ``runtime`` given (tests, embedding) it is used as is and not
     closed by the app; otherwise the lifespan builds one from ``settings`` and closes it."""
     if settings is None:
-        settings = runtime.settings if runtime is not None else load_settings()
+        # a server's workers load their settings here: the demo's database speaks of movies
+        settings = runtime.settings if runtime is not None else catalog_settings(
+            load_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

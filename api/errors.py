@@ -47,7 +47,11 @@ _HTTP_CODES = {
 }
 
 
-NO_SESSION = "no such session (unknown or expired)"
+# one message for unknown, expired and foreign sessions alike (a caller learns nothing about
+# an id it does not own); the hint serves the API user who continues an anonymous session
+# with its id alone and forgets the token that binds it
+NO_SESSION = ("no such session (unknown or expired; an anonymous session also needs the "
+              "X-Session-Token header from its first answer)")
 MALFORMED_BODY = "the request body is not valid JSON"
 # validation errors whose type is one of these codes keep it as the envelope's code (the
 # request models raise them: api.messages)
@@ -92,7 +96,8 @@ _DESCRIPTIONS = {
     403: "`identity_required` (a user id without an API key or X-User-Token), "
          "`invalid_user_token`, `identity_mismatch`; `admin_disabled` on admin routes",
     404: "`session_not_found` (unknown, expired, or another identity's session: they are "
-         "indistinguishable), `item_not_found`, `model_not_found`",
+         "indistinguishable; an anonymous session needs its `X-Session-Token`), "
+         "`item_not_found`, `model_not_found`",
     409: "`session_conflict` (changed by a concurrent request: retry); on admin routes "
          "`admin_busy`, `no_interactions`, `no_models`",
     413: "`payload_too_large` (RECAGENT_MAX_BODY_BYTES, refused while the body is read), "

@@ -4,7 +4,8 @@
 ``/v1/chat/stream``, the user messages of ``/v1/chat/completions``): stripped, and refused
 when blank (``empty_message``) by the request model itself, so the OpenAPI document says
 what the handler would refuse (``minLength``, ``pattern``); :data:`TextParts` is the same
-rule for OpenAI's content parts (at least one text part that is a :data:`MessageText`). Its
+rule for OpenAI's content parts (at least one text part that is a :data:`MessageText`), and
+:data:`MessageContent` either of them, as one field with one error. Its
 length limit is a setting (``RECAGENT_MAX_MESSAGE_CHARS``): :func:`check_length` applies it
 with the same status as every other invalid request of the route (``message_too_long``),
 and :func:`document_limits` writes it into the app's OpenAPI document as ``maxLength``.
@@ -15,9 +16,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import FastAPI
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from agent.errors import InvalidRequest
+from agent.messages import checked_message
 from api.errors import ApiError
 from recagent.settings import Settings
 
@@ -32,10 +35,12 @@ def _empty() -> PydanticCustomError:
 
 
 def _nonblank(text: str) -> str:
-    stripped = text.strip()
-    if not stripped:
-        raise _empty()
-    return stripped
+    """The agent's rule (:func:`agent.messages.checked_message`) without the length, which
+    is a setting applied by :func:`check_length`."""
+    try:
+        return checked_message(text, max_chars=len(text))
+    except InvalidRequest:
+        raise _empty() from None
 
 
 MessageText = Annotated[
@@ -67,6 +72,27 @@ TextParts = Annotated[
 ]
 
 
+def _content(value: object) -> str | list[dict[str, Any]]:
+    """A user message's ``content``: text (:data:`MessageText`) or content parts
+    (:data:`TextParts`), checked in one step so that a blank one is one ``empty_message``
+    error about ``content`` -- not one error per shape it could have had."""
+    if isinstance(value, str):
+        return _nonblank(value)
+    if isinstance(value, list) and all(isinstance(part, dict) for part in value):
+        return _has_text(value)
+    raise PydanticCustomError("content_type", "content must be text or a list of content parts")
+
+
+# a user message's content in OpenAI's request: text, or content parts with a text part
+MessageContent = Annotated[
+    str | list[dict[str, Any]],
+    PlainValidator(_content),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "minLength": 1, "pattern": r"\S", _MARK: True},
+        {"type": "array", "items": {"type": "object"}, "contains": _TEXT_PART}]}),
+]
+
+
 def integral(value: object) -> object:
     """JSON Schema's ``integer`` is a value, not a spelling: ``3.0`` is one. Strings and
     booleans stay refused (the fields using this are strict)."""
@@ -80,14 +106,12 @@ JsonInt = Annotated[int, BeforeValidator(integral)]
 
 
 def check_length(message: str, settings: Settings, *, status: int = 422) -> str:
-    """``message`` (already a :data:`MessageText`) within the configured limit."""
-    if len(message) > settings.max_message_chars:
-        raise ApiError(
-            status, "message_too_long",
-            f"the message has {len(message)} characters; the limit is "
-            f"{settings.max_message_chars} (RECAGENT_MAX_MESSAGE_CHARS)",
-        )
-    return message
+    """``message`` (already a :data:`MessageText`) within the configured limit: the agent's
+    rule (:func:`agent.messages.checked_message`), answered with the route's status."""
+    try:
+        return checked_message(message, settings.max_message_chars)
+    except InvalidRequest as exc:
+        raise ApiError(status, exc.code, exc.message) from None
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:

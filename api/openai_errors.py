@@ -9,7 +9,7 @@ the route class that answers so.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -48,17 +48,37 @@ def _error_response(request: Request, exc: ApiError) -> JSONResponse:
                         status_code=exc.status, headers=exc.headers)
 
 
+def param_of(loc: Sequence[int | str]) -> str | None:
+    """The request parameter a validation error is about, as OpenAI names it
+    (``messages[0].content``), without pydantic's internals: the role tag of a message (the
+    discriminated union's branch) and the names of validators or union members
+    (``function-after[...]``, ``list[str]``) are no parameters."""
+    parts = [p for p in loc if p != "body"]
+    if len(parts) > 3 and parts[0] == "messages" and isinstance(parts[1], int):
+        del parts[2]  # the message's role: which model validated it, not a field
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.isidentifier():
+            text += ("." if text else "") + part
+        else:
+            break
+    return text or None
+
+
 def _validation_error(exc: RequestValidationError) -> OpenAIError:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return OpenAIError(400, "malformed_json", MALFORMED_BODY)
-    first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(loc) or None
-    message = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
-        f"{e.get('msg', 'invalid')}" for e in errors[:5]) or "invalid request"
-    return OpenAIError(400, validation_code(exc), message, param)
+    code = validation_code(exc)
+    if code != "invalid_request":  # the request model's own refusal: its message says it
+        own = next(e for e in errors if e.get("type") == code)
+        return OpenAIError(400, code, str(own.get("msg")), param_of(own.get("loc", ())))
+    params = [param_of(e.get("loc", ())) for e in errors]
+    message = "; ".join(f"{param or 'body'}: {e.get('msg', 'invalid')}"
+                        for param, e in zip(params[:5], errors, strict=False))
+    return OpenAIError(400, code, message or "invalid request", params[0] if params else None)
 
 
 class OpenAIRoute(APIRoute):

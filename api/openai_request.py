@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from api.messages import ID_PATTERN, JsonInt, MessageText, TextParts, integral
+from api.messages import ID_PATTERN, JsonInt, MessageContent, integral
 from api.openai_errors import OpenAIError
 
 MODEL_ID = "recagent"
@@ -37,7 +37,7 @@ class UserMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["user"]
-    content: MessageText | TextParts
+    content: MessageContent
 
 
 class OtherMessage(BaseModel):
@@ -93,7 +93,8 @@ class CompletionRequest(BaseModel):
     metadata: Annotated[dict[str, Any], WithJsonSchema({
         "type": "object",
         "properties": {"session_id": {"type": "string", "pattern": ID_PATTERN}}})] | None = \
-        Field(default=None, description="`session_id`: continue this session")
+        Field(default=None, description="`session_id`: continue this session (an "
+              "anonymous one also needs its `X-Session-Token` header)")
     tools: Annotated[list[Any], WithJsonSchema({"type": "array", "maxItems": 0})] | None = \
         Field(default=None, description="not supported (the recommender runs its own)")
     tool_choice: Annotated[Any, _TOOL_CHOICE] = None

@@ -3,6 +3,11 @@
 Idempotent: the second run finds the schema current, the catalog filled with the same data
 (its fingerprint is recorded in ``demo_state.json`` next to the model folder) and a complete
 model artifact, and returns at once with ``status == "already prepared"``.
+
+The state also records what the demo's catalog holds (``item_noun``: movies), so that every
+command run against that database -- ``recagent chat``, ``recagent serve``, not only
+``recagent demo`` -- speaks of movies (:func:`catalog_settings`); ``RECAGENT_ITEM_NOUN``,
+when set, still wins, and any other database keeps its configured noun.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from recagent.settings import Settings
 
 STATE_FILE = "demo_state.json"
+DEMO_NOUN = "movie"  # what the bundled catalog holds
 
 
 def bundled_movielens_dir() -> Path:
@@ -48,6 +54,24 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def catalog_settings(settings: Settings) -> Settings:
+    """``settings`` speaking of what the catalog holds: for a database the demo filled,
+    its recorded noun (unless ``RECAGENT_ITEM_NOUN`` is set); otherwise unchanged."""
+    if "item_noun" in settings.model_fields_set:
+        return settings
+    try:
+        entry = _read_state(state_path(settings)).get("databases", {}).get(
+            _database_key(settings.database_url))
+    except Exception:  # an odd URL or state: the configured words stand
+        return settings
+    if not isinstance(entry, dict):
+        return settings
+    noun = entry.get("item_noun", DEMO_NOUN)  # a state written before nouns were recorded
+    if not isinstance(noun, str) or not noun.strip():
+        return settings
+    return settings.model_copy(update={"item_noun": noun.strip()})
 
 
 def prepare_demo(settings: Settings, *, progress: bool = True) -> dict[str, Any]:
@@ -85,7 +109,7 @@ def prepare_demo(settings: Settings, *, progress: bool = True) -> dict[str, Any]
         if not has_items or (recorded is not None and recorded != fingerprint):
             report = ingest_movielens(engine, data_dir, progress=progress)
             result["import"] = report.summary()
-            databases[db_key] = {"data_fingerprint": fingerprint}
+            databases[db_key] = {"data_fingerprint": fingerprint, "item_noun": DEMO_NOUN}
             steps.append("ingest")
             if progress:
                 print(report.summary(), flush=True)

@@ -1,14 +1,16 @@
-"""The cards of a turn: each recommended item with its own reason (what of the request it
-meets, what pulled it up), its basis, a link and a picture when the catalog has them."""
+"""The cards of a turn: each recommended item with its own reason (which of the conditions
+the plan applied -- ``ctx.notes.filters`` -- it meets, and what ordered it: a liked item,
+the user's taste, popularity), its basis, a link and a picture when the catalog has them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent.responder import Card, card_reason, media_of
+from agent.responder import Card, card_reason, media_of, period_label
 from agent.turn.state import Collaborators, Outcome
 from agent.types import Recommendation
 from agent.vocabulary import norm
+from tools.catalog.values import ItemFilter
 from tools.context import ToolContext
 
 _RANKERS = ("similar_items", "rank_for_user", "rank_by_popularity", "search_text")
@@ -76,6 +78,33 @@ def _known_user(kit: Collaborators, ctx: ToolContext, ranked_by: str, seeds: lis
         return False
 
 
+def ordering(ctx: ToolContext, ranked_by: str) -> str:
+    """What a list ranked on popularity was ordered by: "popularity" or "rating" (the
+    ranking tool's own log says which); "" for any other ordering."""
+    if ranked_by == "rank_for_user":
+        return "popularity"  # no liked item and no known user: the model's popularity prior
+    if ranked_by == "rank_by_popularity":
+        entry = next(e for e in reversed(ctx.bus.log) if e.tool == ranked_by)
+        return "rating" if entry.detail == "rating" else "popularity"
+    return ""
+
+
+def _met(filters: list[ItemFilter], year: int | None, rating: float | None
+         ) -> tuple[str, float | None]:
+    """The applied period a card's year is in (in words) and the applied rating floor its
+    rating meets: only what the card can be seen to meet is claimed."""
+    lows = [f.year_min for f in filters if f.year_min is not None]
+    highs = [f.year_max for f in filters if f.year_max is not None]
+    lo, hi = (max(lows) if lows else None), (min(highs) if highs else None)
+    period = ""
+    if (lows or highs) and year is not None and (lo is None or year >= lo) and (
+            hi is None or year <= hi):
+        period = period_label(lo, hi)
+    floors = [f.min_rating for f in filters if f.min_rating is not None]
+    floor = max(floors) if floors and rating is not None and rating >= max(floors) else None
+    return period, floor
+
+
 def recommendations(kit: Collaborators, outcome: Outcome) -> list[Recommendation]:
     """The cards of a turn, in the plan's order (item views read in the execute step)."""
     ids = outcome.recs
@@ -85,7 +114,6 @@ def recommendations(kit: Collaborators, outcome: Outcome) -> list[Recommendation
     views = kit.catalog.get_items(ids, n_tags=8)
     filters = ctx.notes.filters
     asked_categories = [c for f in filters for c in (*f.categories_all, *f.categories_any)]
-    asked_period = any(f.year_min is not None or f.year_max is not None for f in filters)
     ranked_by = next((e.tool for e in reversed(ctx.bus.log) if e.tool in _RANKERS), "")
     liked_ids = list(ctx.session.profile.liked)
     _calls_seeds, query = seeds_and_query(outcome.attempt.calls, ctx)
@@ -106,13 +134,15 @@ def recommendations(kit: Collaborators, outcome: Outcome) -> list[Recommendation
             liked, shared = closest_seed(seed_cats, seed_titles, ranked_by, v.categories)
         matched = [t for t in v.tags if words & set(norm(t).split())] if words else []
         because = bool(liked) and any(seed_titles.get(s) == liked for s in liked_ids)
+        basis = card_basis(liked, because, known_user, ranked_by, matched, query)
+        period_met, rating_met = _met(filters, v.year, v.rating_avg)
         reason = card_reason(
             categories=v.categories, year=v.year, asked_categories=asked_categories,
-            asked_period=asked_period, liked=liked, shared=shared, because_liked=because,
-            personal=known_user, matched=matched, rating_avg=v.rating_avg,
-            rating_count=v.rating_count, noun=noun,
+            period_met=period_met, rating_met=rating_met, liked=liked, shared=shared,
+            because_liked=because, personal=known_user, matched=matched,
+            ranked=ordering(ctx, ranked_by) if basis == "popular:" else "",
+            rating_avg=v.rating_avg, rating_count=v.rating_count, noun=noun,
         )
-        basis = card_basis(liked, because, known_user, ranked_by, matched, query)
         score = ctx.bus.score_of(i)
         link, image = media_of(v.attributes)
         out.append(Card(

@@ -13,6 +13,7 @@ from agent.errors import (
     SessionUnknown,
     StoreUnavailable,
 )
+from agent.messages import checked_message
 from memory.profiles import ProfileStore
 from memory.session import (
     Session,
@@ -51,14 +52,7 @@ def checked_request(settings: Settings, message: str, limit: int | None) -> tupl
     elif isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be an integer in 1..{MAX_LIMIT}",
                              code="invalid_limit")
-    message = (message or "").strip()
-    if not message:
-        raise InvalidRequest("message is empty", code="invalid_message")
-    if len(message) > settings.max_message_chars:
-        raise InvalidRequest(
-            f"message is longer than {settings.max_message_chars} characters",
-            code="invalid_message")
-    return message, limit
+    return checked_message(message, settings.max_message_chars), limit
 
 
 async def load_session(

@@ -16,7 +16,7 @@ from agent.executor import Execution
 from agent.llm import backend_name, is_rules
 from agent.reply_check import check_reply
 from agent.reply_prompt import Observation, observe, reply_messages, substitution_note
-from agent.responder import describe_request, template_reply
+from agent.responder import describe_request, join_words, template_reply
 from agent.trace import Fallback, LLMCall, TurnTrace
 from agent.turn.plan import usage
 from agent.turn.state import MAX_REPLY_CHARS, Collaborators, Draft, Outcome, Reply
@@ -25,17 +25,53 @@ from agent.understanding.policy import social_reply
 from memory.session import Session
 from tools.context import ToolContext
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth")
 
-def item_answers(execution: Execution) -> tuple[list[Any], list[str]]:
-    """An answer about items: the facts item_info found, the texts explain wrote."""
+
+def item_answers(kit: Collaborators, session: Session, execution: Execution
+                 ) -> tuple[list[Any], list[str]]:
+    """An answer about items: the facts item_info found, the "why" sentences of explain."""
     info: list[Any] = []
     why: list[str] = []
     for out in execution.outputs:
         if out.tool == "item_info":
             info.extend(out.data.get("items", []))
-        elif out.tool == "explain" and out.text:
-            why.append(out.text)
+        elif out.tool == "explain":
+            why.extend(why_picked(kit.catalog.label(i), card_of(session, i),
+                                  str(out.data.get("reasons", {}).get(i) or ""),
+                                  str(out.data.get("facts", {}).get(i) or ""))
+                       for i in out.items)
     return info, why
+
+
+def card_of(session: Session, item_id: str) -> tuple[int, str]:
+    """Where the item stood on the latest list that showed it (1-based; 0: on none) and
+    the reason its card gave there."""
+    for msg in reversed(session.messages):
+        if msg.role == "assistant" and item_id in msg.recommendations:
+            k = msg.recommendations.index(item_id)
+            return k + 1, msg.reasons[k] if k < len(msg.reasons) else ""
+    return 0, ""
+
+
+def why_picked(label: str, card: tuple[int, str], reason: str, facts: str) -> str:
+    """Why an item was picked, in one or two sentences: the reason its card gave (which of
+    the applied conditions it met, what ordered it), then what the explain tool found
+    (categories shared with liked items, liked items close to it). An item that was on no
+    list and that nothing liked points to gets its facts, said to be facts."""
+    place, said = card
+    found = reason.split("; ") if reason else []
+    also = "it " + join_words(found) if found else ""
+    if place:
+        where = _ORDINALS[place - 1] if place <= len(_ORDINALS) else f"number {place}"
+        text = f"{label} was {where} on my list" + (
+            f": {said[:1].lower() + said[1:]}." if said else ".")
+        return text + (f" Also, {also}." if also else "")
+    if also:
+        return f"{label} is not among my picks here, but {also}."
+    return (f"{label} was not on my list, and nothing you liked or named points to it"
+            + (f" ({facts})." if facts else "."))
 
 
 def draft(
@@ -45,7 +81,7 @@ def draft(
     """What the reply is built from: the template reply, the observation for the reply
     writer, and the clarifying text that replaces a written reply."""
     ctx = best.ctx
-    info, why = item_answers(best.execution) if info_plan else ([], [])
+    info, why = item_answers(kit, session, best.execution) if info_plan else ([], [])
     about = describe_request(ctx.notes.filters, [])
     # what the plan found, for the reply writer (and a substitution for the template)
     observation = observe(
@@ -60,12 +96,40 @@ def draft(
         note = " ".join(n for n in (substitution_note(observation),
                                     best.content if is_rules(model) else "") if n)
     if why and not clarify:
-        clarify = "Why I picked it — " + " ".join(why)
+        clarify = " ".join(why)
+    unapplied, broken = unmet_conditions(best, kit.words.noun)
     template = template_reply(
-        recs, about=about, filters=ctx.notes.filters, words=kit.words,
-        info=info, clarify=clarify, unresolved=ctx.notes.unresolved, note=note,
+        # a list with an item that breaks a condition is not described by the conditions
+        recs, about="" if broken else about, filters=[] if broken else ctx.notes.filters,
+        words=kit.words, info=info, clarify=clarify, unresolved=ctx.notes.unresolved,
+        note=" ".join(n for n in (note, unapplied, broken, pushed_down(ctx)) if n),
     )
     return Draft(template, about, observation, clarify)
+
+
+def unmet_conditions(best: Outcome, noun: str) -> tuple[str, str]:
+    """The sentences saying that the list does not meet every condition the plan asked
+    for: a filter no item passed (the candidates stayed as they were: the applied ones
+    still hold), else an item that breaks a condition (reflection could not fix it);
+    "" for what did not happen."""
+    filtered = sum(1 for c in best.attempt.calls if c.get("name") == "filter_items")
+    if filtered > len(best.ctx.notes.filters):
+        return (f"No {noun} in the catalog meets all of the conditions together, so not "
+                "all of them are applied."), ""
+    for code, problem in zip(best.critique.codes, best.critique.problems, strict=False):
+        if code == "violated":
+            return "", f"Not every one meets every condition: {problem.partition(': ')[2]}."
+    return "", ""
+
+
+def pushed_down(ctx: ToolContext) -> str:
+    """The sentence saying what a soft "not ..." did: matches moved down, not removed."""
+    avoided = [e.detail.removeprefix("less ") for e in ctx.bus.log
+               if e.tool == "search_text" and e.detail.startswith("less ")]
+    if not avoided:
+        return ""
+    return (f"Anything mentioning “{avoided[-1]}” is only moved down the list, not left out "
+            "(the catalog has no such condition).")
 
 
 def unrecommended_names(

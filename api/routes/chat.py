@@ -33,7 +33,10 @@ class ChatRequest(BaseModel):
                     "characters)")
     session_id: str | None = Field(
         default=None, pattern=ID_PATTERN,
-        description="continue this session (from an earlier answer); omit to start one")
+        description="continue this session (the `session_id` of an earlier answer); omit "
+                    "to start one. An anonymous session (no `user_id`) also needs the token "
+                    "its first answer returned, in the `X-Session-Token` header (or "
+                    "`session_token`, or the cookie): without it the session is not found")
     user_id: str | None = Field(
         default=None, pattern=ID_PATTERN,
         description="the caller's user id: personalises with the user's history and makes "

@@ -34,12 +34,13 @@ async def chat(
 ) -> int:
     # the agent is imported for this command only (it takes seconds; `recagent --help` not)
     from recagent.commands._conversation import Conversation
+    from recagent.demo import catalog_settings  # deferred: start-up time (--help)
     from recagent.runtime import build_runtime
     from recagent.settings import load_settings
 
     own = runtime is None
     if runtime is None:
-        runtime = await build_runtime(load_settings())
+        runtime = await build_runtime(catalog_settings(load_settings()))
     talk = Conversation(runtime, out, user_id=user_id, show_trace=show_trace)
     try:
         print(f"recagent chat - ask for {talk.words.plural}; /help for commands, /quit to "

@@ -20,13 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import os
-
     from recagent.demo import prepare_demo
     from recagent.settings import load_settings
 
-    # the bundled catalog holds movies: replies say so unless configured otherwise
-    os.environ.setdefault("RECAGENT_ITEM_NOUN", "movie")
+    # the bundled catalog holds movies: prepare_demo records it with the database, and
+    # every command run against it (this server's workers too) reads it back
     settings = load_settings()
     if not args.no_serve:  # refuse before a minute of preparation, not after
         check_exposure(settings, args.host or settings.host)

@@ -19,6 +19,7 @@ from agent.responder import (
     media_of,
     numbered_list,
     period,
+    period_label,
     request_phrase,
     template_reply,
 )
@@ -192,19 +193,20 @@ def test_nothing_found_and_unknown_name() -> None:
 # ---- reasons -------------------------------------------------------------------------------
 def test_card_reasons_are_specific() -> None:
     asked = card_reason(categories=["Thriller"], year=1995, asked_categories=["Thriller"],
-                        asked_period=True, noun="movie")
-    assert asked == "A Thriller movie from 1995, like you asked"
+                        period_met="the 1990s", noun="movie")
+    assert asked == "A Thriller movie from 1995, matching Thriller and the 1990s"
     # the card's own second category and year: not the filter pasted on every card
     own = card_reason(categories=["Action", "Crime", "Thriller"], year=1996,
                       asked_categories=["Thriller"], noun="movie")
-    assert own == "An Action Thriller movie from 1996, like you asked"
+    assert own == "An Action Thriller movie from 1996, matching Thriller"
     liked = card_reason(categories=["Action", "Crime"], year=1996, liked="Heat",
                         shared=["Crime"], because_liked=True, noun="movie")
     assert liked == "A Crime movie from 1996 — because you liked Heat"
     similar = card_reason(categories=["Drama"], year=2001, liked="Heat", noun="movie")
     assert similar == "Popular with people who liked Heat"
-    years = card_reason(categories=["Drama"], year=1996, asked_period=True, noun="movie")
-    assert years == "A Drama movie from 1996, in the years you asked for"
+    years = card_reason(categories=["Drama"], year=1996, period_met="1990 to 1999",
+                        noun="movie")
+    assert years == "A Drama movie from 1996, matching 1990 to 1999"
     tagged = card_reason(categories=["Crime"], matched=["heist"], noun="movie")
     assert tagged == "Tagged “heist”"
     rated = card_reason(categories=[], rating_avg=4.25, rating_count=120)
@@ -213,12 +215,50 @@ def test_card_reasons_are_specific() -> None:
     assert card_reason(categories=["Fantasy"], year=None, noun="book") == "A Fantasy book"
 
 
+def test_a_reason_claims_only_the_conditions_applied_and_the_order_used() -> None:
+    """The trial's complaint: "An Action Sci-Fi movie from 1999, like you asked" after the
+    user had only said "more action" (no filter said Action). A reason names the applied
+    conditions the card meets, and what the list was really ordered by."""
+    reason = card_reason(categories=["Adventure", "Animation", "Children"], year=2001,
+                         asked_categories=["Animation"], ranked="popularity",
+                         rating_avg=3.9, rating_count=170, noun="movie")
+    assert reason == ("An Adventure Animation movie from 2001, matching Animation — ranked by "
+                      "popularity, rated 3.9/5 by 170 people")
+    assert "asked" not in reason and "Adventure" not in reason.partition("matching")[2]
+    floor = card_reason(categories=["Comedy", "Drama"], year=1994, asked_categories=["Comedy"],
+                        rating_met=4.0, ranked="rating", noun="book")
+    assert floor == ("A Comedy Drama book from 1994, matching Comedy and a rating of 4 or "
+                     "better — ranked by rating")
+    # no condition applied and no ranking said: the facts, no claim
+    assert card_reason(categories=["War"], year=1970, rating_avg=3.1, rating_count=8,
+                       noun="film") == "Rated 3.1/5 by 8 people"
+
+
+@pytest.mark.parametrize(("lo", "hi", "label"), [
+    (1990, 1999, "the 1990s"), (1995, 1995, "1995"), (None, 1949, "the 1940s and earlier"),
+    (1981, None, "the years after 1980"), (2003, None, "2003 on"),
+])
+def test_a_period_reads_after_matching(lo: int | None, hi: int | None, label: str) -> None:
+    assert period_label(lo, hi) == label
+
+
+def test_no_reply_says_the_request_was_met_as_asked() -> None:
+    """Whatever the variant picked, the reply states what was found, never "as you asked"
+    (a count or a "not ..." the plan could not apply would be claimed met)."""
+    f = ItemFilter(categories_any=["Western"], year_min=1960, year_max=1969)
+    replies = {template_reply([_rec(k, f"Title {k}"), _rec(k + 1, f"Other {k}")], filters=[f],
+                              words=MOVIE_WORDS_) for k in range(40)}
+    assert len({r.split(" two ")[0] for r in replies}) == 3  # every opening was picked
+    for reply in replies:
+        assert "asked" not in reply and "two Western movies from the 1960s" in reply, reply
+
+
 @pytest.mark.parametrize("category", ["Horror", "Documentary", "Animation", "War", "Children"])
 def test_a_category_that_is_no_count_noun_still_reads(category: str) -> None:
     reason = card_reason(categories=[category], year=1988, asked_categories=[category],
                          noun="book")
     article = "An" if category[0] in "AEIOU" else "A"
-    assert reason == f"{article} {category} book from 1988, like you asked"
+    assert reason == f"{article} {category} book from 1988, matching {category}"
 
 
 def test_numbered_list_has_a_reason_per_line() -> None:
@@ -276,8 +316,8 @@ async def test_filtered_request_cards_say_their_own_year(books_agent: Agent) -> 
     result = await books_agent.turn("mystery books from the 1930s")
     assert len(result.recommendations) >= 3
     for rec in result.recommendations:
-        assert re.fullmatch(rf"An? (\w+ )?Mystery( \w+)? book from {rec.year}, like you asked"
-                            r"( — .+)?", rec.reason), rec
+        assert re.fullmatch(rf"An? (\w+ )?Mystery( \w+)? book from {rec.year}, matching "
+                            r"Mystery and the 1930s( — .+)?", rec.reason), rec
     assert len({r.reason for r in result.recommendations}) > 1  # not the filter pasted
     assert "Mystery books from the 1930s" in result.reply and "1930-1939" not in result.reply
     assert not MOVIE_WORDS.search(result.reply)
@@ -309,3 +349,42 @@ async def test_every_card_has_a_reason(books_agent: Agent) -> None:
         result = await books_agent.turn(message)
         assert result.recommendations, message
         assert all(r.reason.strip() for r in result.recommendations), (message, result)
+
+
+async def test_a_wish_no_filter_expresses_is_said_to_be_only_pushed_down(
+        books_agent: Agent) -> None:
+    """"not a psychological one" has no category to exclude: the reply says it only moved
+    such books down, and no card claims more than the Thriller filter."""
+    result = await books_agent.turn("any thriller, though please not a psychological one")
+    calls = [c for a in result.trace["attempts"] for c in a["calls"]]
+    assert {"name": "search_text", "args": {"avoid": "psychological"}} in calls  # premise
+    assert "“psychological” is only moved down the list, not left out" in result.reply
+    assert result.recommendations
+    for rec in result.recommendations:
+        assert rec.reason.partition(", matching ")[2].startswith("Thriller"), rec.reason
+        assert "asked" not in rec.reason and "psycholog" not in rec.reason, rec.reason
+    assert "asked" not in result.reply
+
+
+async def test_why_an_item_was_picked_gives_its_cards_reason(books_agent: Agent) -> None:
+    first = await books_agent.turn("I loved The Hobbit, anything similar?")
+    third = first.recommendations[2]
+    why = await books_agent.turn("why did you pick the 3rd?", session_id=first.session_id)
+    assert why.reply.startswith(
+        f"{third.title} ({third.year}) was third on my list: "
+        f"{third.reason[:1].lower() + third.reason[1:]}."), why.reply
+    assert "liked The Hobbit" in why.reply  # what ranked it, not only its facts
+    assert not re.search(r"\d/5 from \d", why.reply) and "Why I picked it" not in why.reply
+
+
+async def test_why_a_popular_pick_says_what_it_met_and_what_ranked_it(
+        books_agent: Agent) -> None:
+    first = await books_agent.turn("mystery books from the 1930s")
+    second = first.recommendations[1]
+    why = await books_agent.turn("why is number 2 on the list?", session_id=first.session_id)
+    assert why.reply.startswith(f"{second.title} ({second.year}) was second on my list: ")
+    assert "matching Mystery and the 1930s" in why.reply and "ranked by popularity" in why.reply
+    # a book on no list, that nothing liked points to: its facts, said to be no reason
+    other = await books_agent.turn("why would I like Dracula?", session_id=first.session_id)
+    assert other.reply.startswith("Dracula (1897) was not on my list, and nothing you liked "
+                                  "or named points to it (Classic and Horror, rated "), other

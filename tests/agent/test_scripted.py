@@ -195,7 +195,7 @@ async def test_stream_reports_errors_as_event(make_agent: AgentFactory) -> None:
     agent: Agent = await make_agent(ScriptedChatModel(script=[]))
     events = [e async for e in agent.stream("")]
     assert [e.type for e in events] == ["error"]
-    assert events[0].data["code"] == "invalid_message"
+    assert events[0].data["code"] == "empty_message"
     with pytest.raises(AgentError) as info:
         await agent.turn("x" * (agent.settings.max_message_chars + 1))
     assert info.value.status == 400

@@ -76,8 +76,9 @@ async def test_stream_refuses_bad_input_with_a_status_before_streaming(
 async def test_unknown_session_id_is_404_and_creates_nothing(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/chat", json={"message": "comedies", "session_id": "made-up-id"})
     assert r.status_code == 404
-    assert r.json() == {"error": {"code": "session_not_found",
-                                  "message": "no such session (unknown or expired)"}}
+    assert r.json() == {"error": {"code": "session_not_found", "message": (
+        "no such session (unknown or expired; an anonymous session also needs the "
+        "X-Session-Token header from its first answer)")}}
     assert (await client.get("/v1/sessions/made-up-id")).status_code == 404
 
 

@@ -96,6 +96,10 @@ async def test_openapi_documents_every_error_status_with_the_envelope(
     assert message["minLength"] == 1 and message["pattern"] == r"\S"
     assert message["maxLength"] == 500  # RECAGENT_MAX_MESSAGE_CHARS of this app
     assert "x-recagent-message" not in str(spec)
+    # continuing an anonymous session by its id alone is a 404: the field says so
+    session_id = spec["components"]["schemas"]["ChatRequest"]["properties"]["session_id"]
+    assert "X-Session-Token" in session_id["description"]
+    assert "X-Session-Token" in paths["/v1/chat"]["post"]["responses"]["404"]["description"]
 
 
 async def test_a_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:

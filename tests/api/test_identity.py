@@ -286,6 +286,29 @@ async def test_an_anonymous_session_belongs_to_its_browser_token(
         assert cont.status_code == 200 and "x-session-token" not in cont.headers
 
 
+async def test_a_script_continuing_by_id_alone_is_told_about_the_token(
+    shared_runtime: Runtime, make_settings: Callable[..., Settings],
+) -> None:
+    """An API user with curl keeps no cookie: the second request names the session id
+    only. The 404 points at the missing header — in the very words an unknown id and
+    another caller's session get, so it says nothing about whether the session exists."""
+    async with app_client(shared_runtime, make_settings()) as first_client:
+        r = await first_client.post("/v1/chat", json={"message": "some old westerns"})
+        sid, token = r.json()["session_id"], r.headers["x-session-token"]
+        async with fresh(first_client) as script:  # the script's next call: no cookie
+            by_id = await script.post("/v1/chat", json={"message": "older", "session_id": sid})
+            unknown = await script.post("/v1/chat", json={
+                "message": "older", "session_id": "no-such-" + uuid.uuid4().hex})
+            assert by_id.status_code == unknown.status_code == 404
+            assert by_id.json() == unknown.json() == {"error": {
+                "code": "session_not_found",
+                "message": "no such session (unknown or expired; an anonymous session also needs "
+                           "the X-Session-Token header from its first answer)"}}
+            ok = await script.post("/v1/chat", json={"message": "older", "session_id": sid},
+                                   headers={"X-Session-Token": token})
+            assert ok.status_code == 200 and ok.json()["session_id"] == sid, ok.text
+
+
 async def test_claiming_an_anonymous_session_needs_its_token(
     both_stores: httpx.AsyncClient,
 ) -> None:

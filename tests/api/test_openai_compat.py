@@ -156,3 +156,31 @@ async def test_the_system_message_instructs_the_reply_writer(
             {"role": "user", "content": "a 90s comedy"}]})
     assert r.status_code == 200, r.text
     assert seen == ["Answer like a pirate."]
+
+
+@pytest.mark.parametrize(("messages", "at"), [
+    ([{"role": "user", "content": ""}], 0),
+    ([{"role": "system", "content": "answer briefly"}, {"role": "user", "content": " \n\t"}], 1),
+    ([{"role": "user", "content": [{"type": "text", "text": "   "}]}], 0),
+])
+async def test_an_empty_user_message_is_one_plain_openai_error(
+        client: httpx.AsyncClient, messages: list[dict[str, Any]], at: int) -> None:
+    """Not pydantic's internals (``messages.0.user.content.function-after[...]``, "Input
+    should be a valid list"): the parameter as OpenAI names it and a plain message."""
+    r = await client.post("/v1/chat/completions",
+                          json={"model": "recagent", "messages": messages})
+    assert r.status_code == 400
+    assert r.json() == {"error": {"message": "the message is empty",
+                                  "type": "invalid_request_error", "code": "empty_message",
+                                  "param": f"messages[{at}].content"}}
+
+
+async def test_a_user_message_of_the_wrong_type_names_its_content(
+        client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/chat/completions", json={
+        "model": "recagent", "messages": [{"role": "user", "content": 42}]})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request" and error["param"] == "messages[0].content"
+    assert error["message"] == ("messages[0].content: content must be text or a list of "
+                                "content parts")

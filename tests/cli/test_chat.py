@@ -98,7 +98,7 @@ async def test_terminal_lists_are_numbered_with_a_reason_each(runtime: Runtime) 
     for _n, title, reason in rows:
         year = re.search(r"\((\d{4})\)$", title)
         assert year and "Mystery" in reason, (title, reason)
-        assert f"book from {year.group(1)}, like you asked" in reason, (title, reason)
+        assert f"book from {year.group(1)}, matching Mystery" in reason, (title, reason)
     # the reply above the list says what and why; nothing about cards the terminal lacks
     assert not re.search(r"movie|film|watch|card|below", out.getvalue(), re.I)
 

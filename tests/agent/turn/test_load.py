@@ -32,8 +32,8 @@ def test_request_is_stripped_and_gets_the_default_count(agent_settings: Settings
 
 
 @pytest.mark.parametrize(("message", "limit", "code"), [
-    ("   ", None, "invalid_message"),
-    ("x" * 100_000, None, "invalid_message"),
+    ("   ", None, "empty_message"),
+    ("x" * 100_000, None, "message_too_long"),
     ("hi", 0, "invalid_limit"),
     ("hi", MAX_LIMIT + 1, "invalid_limit"),
     ("hi", True, "invalid_limit"),
