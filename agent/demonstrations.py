@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
+from agent.vocabulary import norm
+
 SEED_DIR = Path(__file__).parent / "demonstrations"
 MAX_LEARNED = 2000
 MIN_DOMAIN_SHARE = 0.6  # a seeded file is this catalog's domain when this share of it fits
@@ -143,8 +145,6 @@ class DemonstrationStore:
         (``titles``: normalised); a seeded file is used when at least ``min_share`` of its
         examples fit (a books file says nothing to a film catalog), and then only its fitting
         examples. Learned examples (this catalog's own) always stay."""
-        from agent.vocabulary import norm
-
         known = {c.casefold() for c in categories}
 
         def fits(d: Demonstration) -> bool:

@@ -28,8 +28,10 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
+from agent.rules import RulesPlanner
 from recagent.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,8 +57,6 @@ class LLMConfigError(ValueError):
 
 
 def is_rules(model: BaseChatModel) -> bool:
-    from agent.rules import RulesPlanner
-
     return isinstance(model, RulesPlanner)
 
 
@@ -166,15 +166,11 @@ def make_chat_model(settings: Settings, *, vocabulary: Vocabulary | None = None)
     Raises :class:`LLMConfigError` naming the package to install or the setting to fix."""
     provider, model = settings.llm_provider, settings.llm_model
     if provider is None or model is None:
-        from agent.rules import RulesPlanner
-
         if vocabulary is None:
             raise ValueError("the rules planner needs the catalog vocabulary")
         return RulesPlanner(vocabulary=vocabulary)
     if provider == CUSTOM:
         return _custom(settings)
-    from langchain.chat_models import init_chat_model
-
     try:
         built = init_chat_model(model, model_provider=provider,
                                 **provider_kwargs(settings, provider))

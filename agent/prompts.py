@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,8 @@ from langchain_core.messages import (
 
 from agent.demonstrations import Demonstration
 from agent.tokens import count_message_tokens, count_tokens
+from tools.builtin.lookup import VOCABULARY_LOOKUPS
+from tools.spec import CATALOG_VOCABULARY
 
 HISTORY_TURNS = 2  # recent user/assistant exchanges sent verbatim (each cut, below)
 HISTORY_USER_CHARS = 400
@@ -251,7 +253,7 @@ def replan_messages(
 MAX_ENUM = 64  # a closed vocabulary up to this size goes into the schema as an enum
 
 
-def catalog_schemas(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Sequence[str]],
+def catalog_schemas(tools: Sequence[dict[str, Any]], vocabularies: Mapping[str, Sequence[str]],
                     max_enum: int | None = None) -> list[dict[str, Any]]:
     """The tool schemas as the model gets them, with the catalog in them: an argument typed
     with a catalog vocabulary (``tools.spec.Category``: ``x-catalog-vocabulary`` in its
@@ -264,9 +266,6 @@ def catalog_schemas(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Seq
     prompt budget, a
     tool's description is its first sentence, and defaults and the bounds the tool validates
     itself are left out. Returns new dicts."""
-    from tools.builtin.lookup import VOCABULARY_LOOKUPS
-    from tools.spec import CATALOG_VOCABULARY
-
     max_enum = MAX_ENUM if max_enum is None else max_enum
     holders = _enum_holders(tools, vocabularies, max_enum)
     tools = [t for t in tools if VOCABULARY_LOOKUPS.get(_tool_name(t)) not in holders]
@@ -310,7 +309,7 @@ def _tool_name(tool: dict[str, Any]) -> str:
     return str(tool.get("function", tool).get("name", ""))
 
 
-def _enum_holders(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Sequence[str]],
+def _enum_holders(tools: Sequence[dict[str, Any]], vocabularies: Mapping[str, Sequence[str]],
                   max_enum: int) -> dict[str, str]:
     """{vocabulary: the tool whose schema carries its enum}: for each vocabulary small
     enough to be an enum, the tool with the most arguments typed with it (the first such
@@ -328,8 +327,6 @@ def _enum_holders(tools: Sequence[dict[str, Any]], vocabularies: dict[str, Seque
 def vocabulary_args(tools: Sequence[dict[str, Any]]) -> dict[str, dict[str, str]]:
     """{tool: {argument: vocabulary}} for the arguments typed with a catalog vocabulary
     (``x-catalog-vocabulary`` on the argument or its items), from the registry's schemas."""
-    from tools.spec import CATALOG_VOCABULARY
-
     out: dict[str, dict[str, str]] = {}
     for t in tools:
         fn = t.get("function", t)

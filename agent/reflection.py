@@ -10,6 +10,7 @@ asked [too_few]. The LLM critic (off by default: it costs a call) returns a stru
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,8 +151,6 @@ async def llm_critique(
     model: BaseChatModel, request: str, titles: Sequence[str], timeout_s: float
 ) -> Critique:
     """Ask ``model`` for a structured verdict on the titles recommended for ``request``."""
-    import asyncio
-
     judge = model.with_structured_output(Verdict, method="function_calling")
     listing = "\n".join(f"{k}. {t}" for k, t in enumerate(titles, 1)) or "(nothing)"
     verdict = await asyncio.wait_for(

@@ -34,7 +34,7 @@ from agent.tokens import usage_metadata
 from agent.understanding.acts import ActsModel, ActsModelError, load_acts_model
 from agent.understanding.bounds import Bound, tool_bounds
 from agent.understanding.bounds import resolve as resolve_bounds
-from agent.understanding.policy import Plan, Words, decide
+from agent.understanding.policy import Plan, Words, decide, social_reply
 from agent.understanding.reader import Reader, Reading
 from agent.understanding.state import Request, update
 from agent.vocabulary import Vocabulary
@@ -206,6 +206,4 @@ class RulesPlanner(BaseChatModel):
 
 
 def decide_empty(words: Words) -> str:
-    from agent.understanding.policy import social_reply
-
     return social_reply(False, words)

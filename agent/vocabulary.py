@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import snowballstemmer
+from langcodes import Language
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from tools.catalog.protocol import Catalog
 from tools.catalog.text import normalize_title
 
@@ -42,7 +46,7 @@ def norm(text: str) -> str:
 @lru_cache(maxsize=65536)
 def zipf(word: str, language: str = "en") -> float:
     """How common ``word`` is in general text (Zipf scale; 0 for unknown words)."""
-    from wordfreq import zipf_frequency
+    from wordfreq import zipf_frequency  # deferred: start-up time (wordfreq)
 
     return float(zipf_frequency(word, language))
 
@@ -50,8 +54,6 @@ def zipf(word: str, language: str = "en") -> float:
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     """Function words (scikit-learn's English stop-word list)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
     return frozenset(ENGLISH_STOP_WORDS)
 
 
@@ -64,9 +66,6 @@ def rarity(words: Iterable[str], language: str = "en") -> float:
 @lru_cache(maxsize=8)
 def _stemmer(language: str) -> Any:
     """A Snowball stemmer for the language (``None`` where Snowball has none)."""
-    import snowballstemmer
-    from langcodes import Language
-
     name = Language.get(language).display_name().casefold()
     return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
 

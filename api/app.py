@@ -20,6 +20,7 @@ from importlib import metadata
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.engine import make_url
 
 from api.admission import TurnGate, turn_limit
 from api.errors import install_error_handlers
@@ -29,6 +30,17 @@ from api.messages import document_limits
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimitMiddleware, TokenBuckets
+from api.routes import (
+    admin,
+    chat,
+    health,
+    items,
+    metrics,
+    openai_compat,
+    sessions,
+    static,
+    tools,
+)
 from recagent.demo import catalog_settings
 from recagent.runtime import Runtime, build_runtime
 from recagent.settings import Settings, load_settings
@@ -116,24 +128,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _include_routes(app: FastAPI) -> None:
-    from api.routes import (
-        admin,
-        chat,
-        health,
-        items,
-        metrics,
-        openai_compat,
-        sessions,
-        static,
-        tools,
-    )
-
     for module in (chat, openai_compat, sessions, items, tools, admin, health, metrics,
                    static):
         app.include_router(module.router)
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -25,6 +26,12 @@ from agent.errors import (
     SessionUnknown,
     StoreUnavailable,
     from_event,
+)
+from memory.session import (
+    SessionAccessDenied,
+    SessionError,
+    SessionNotFound,
+    VersionConflict,
 )
 
 log = logging.getLogger("recagent.api")
@@ -201,12 +208,6 @@ def classify(exc: BaseException) -> ApiError | None:
     if isinstance(exc, AgentError):
         return from_agent(exc)
     # Imported lazily: the API must not fail to start because a layer is being rebuilt.
-    from memory.session import (
-        SessionAccessDenied,
-        SessionError,
-        SessionNotFound,
-        VersionConflict,
-    )
 
     if isinstance(exc, SessionNotFound | SessionAccessDenied):
         # A foreign session is reported exactly like an unknown one: its id says nothing.
@@ -217,8 +218,6 @@ def classify(exc: BaseException) -> ApiError | None:
     if isinstance(exc, SessionError):
         log.warning("session store unavailable: %s", exc)
         return sessions_unavailable()
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     if isinstance(exc, OperationalError) or (
             isinstance(exc, DBAPIError) and exc.connection_invalidated):
         log.warning("catalog database unavailable: %s", exc)
@@ -339,8 +338,5 @@ def _allowed(request: Request) -> str:
 
 
 def _domain_exceptions() -> list[type[Exception]]:
-    from sqlalchemy.exc import DBAPIError
-
-    from memory.session import SessionError, SessionNotFound
 
     return [AgentError, SessionError, SessionNotFound, DBAPIError]

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -286,8 +287,6 @@ class RedisOwnerIndex:
         return f"{self.prefix}owner:{session_id}"
 
     async def get(self, session_id: str, ttl_s: int) -> str | None:
-        from redis.exceptions import RedisError
-
         try:
             raw = await self._redis.getex(self._key(session_id), ex=ttl_s)
         except RedisError as exc:
@@ -298,8 +297,6 @@ class RedisOwnerIndex:
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def bind(self, session_id: str, principal: str, ttl_s: int) -> None:
-        from redis.exceptions import RedisError
-
         try:
             await self._redis.set(self._key(session_id), principal, ex=ttl_s)
         except RedisError as exc:

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.datastructures import State
 from starlette.requests import Request
 
@@ -124,8 +125,6 @@ class RedisConversationIndex:
         return f"{self.prefix}openai:conversation:{key}"
 
     async def find(self, key: str) -> str | None:
-        from redis.exceptions import RedisError
-
         try:
             raw = await self._redis.get(self._key(key))
         except RedisError as exc:
@@ -135,8 +134,6 @@ class RedisConversationIndex:
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def remember(self, key: str, session_id: str, ttl_s: int) -> None:
-        from redis.exceptions import RedisError
-
         try:
             await self._remember(keys=[self._key(key)], args=[session_id, ttl_s])
         except RedisError as exc:

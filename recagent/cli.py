@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) not in (None, "db"):
-        from tools.recommenders.common import pin_blas_threads
+        from tools.recommenders.common import pin_blas_threads  # deferred: start-up time (--help)
 
         pin_blas_threads()
     func = getattr(args, "func", None)

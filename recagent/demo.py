@@ -15,10 +15,19 @@ from __future__ import annotations
 import json
 import os
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
 from recagent.settings import Settings
+from tools.catalog.db import ensure_schema, make_engine
+from tools.catalog.ingest import ingest_movielens, movielens_fingerprint
+from tools.catalog.models import Interaction, Item
+from tools.recommenders import training
+from tools.recommenders.artifacts import latest_artifact
 
 STATE_FILE = "demo_state.json"
 DEMO_NOUN = "movie"  # what the bundled catalog holds
@@ -26,8 +35,6 @@ DEMO_NOUN = "movie"  # what the bundled catalog holds
 
 def bundled_movielens_dir() -> Path:
     """The ml-latest-small copy shipped inside the package."""
-    from importlib.resources import files
-
     return Path(str(files("recagent.data") / "ml-latest-small"))
 
 
@@ -36,8 +43,6 @@ def state_path(settings: Settings) -> Path:
 
 
 def _database_key(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -83,13 +88,6 @@ def prepare_demo(settings: Settings, *, progress: bool = True) -> dict[str, Any]
     ``status`` ("prepared" / "already prepared"), ``steps``, ``items``, ``interactions``,
     ``artifact``, ``seconds`` and, when it imported, ``import`` (the summary line).
     """
-    from sqlalchemy import func, select
-
-    from tools.catalog.db import ensure_schema, make_engine
-    from tools.catalog.ingest import ingest_movielens, movielens_fingerprint
-    from tools.catalog.models import Interaction, Item
-    from tools.recommenders.artifacts import latest_artifact
-
     started = time.perf_counter()
     data_dir = bundled_movielens_dir()
     fingerprint = movielens_fingerprint(data_dir)
@@ -116,10 +114,8 @@ def prepare_demo(settings: Settings, *, progress: bool = True) -> dict[str, Any]
 
         artifact = latest_artifact(Path(settings.model_dir))
         if artifact is None or "ingest" in steps:
-            from tools.recommenders.training import train
-
-            artifact = train(engine, Path(settings.model_dir), seed=settings.seed,
-                             progress=progress)
+            artifact = training.train(engine, Path(settings.model_dir), seed=settings.seed,
+                                      progress=progress)
             steps.append("train")
         with engine.connect() as conn:
             result["items"] = conn.scalar(select(func.count()).select_from(Item))

@@ -17,12 +17,16 @@ from sqlalchemy import Engine
 
 from agent.service import Agent
 from agent.vocabulary import Vocabulary
+from memory.factory import make_session_store
 from memory.profiles import ProfileStore
 from memory.session import SessionStore
 from recagent.settings import Settings
+from tools.catalog.db import ensure_schema, make_engine
 from tools.catalog.repository import SqlCatalog
+from tools.recommenders.artifacts import load_bundle
 from tools.recommenders.bundle import ModelBundle
-from tools.registry import ToolRegistry
+from tools.recommenders.common import pin_blas_threads
+from tools.registry import ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +44,6 @@ class Runtime:
 
     async def reload_models(self) -> ModelBundle:
         """Load the newest artifact under ``settings.model_dir`` and hand it to the agent."""
-        from tools.recommenders.artifacts import load_bundle
-
         bundle = await asyncio.to_thread(load_bundle, self.settings.model_dir)
         self.models = bundle
         self.agent.set_models(bundle)
@@ -56,8 +58,6 @@ class Runtime:
 
 
 def _load_models(settings: Settings) -> ModelBundle:
-    from tools.recommenders.artifacts import load_bundle
-
     try:
         return load_bundle(settings.model_dir)
     except FileNotFoundError:
@@ -69,8 +69,6 @@ def _load_models(settings: Settings) -> ModelBundle:
 
 
 def _open(settings: Settings) -> tuple[Engine, SqlCatalog, ModelBundle, Vocabulary]:
-    from tools.catalog.db import ensure_schema, make_engine
-
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     catalog = SqlCatalog(engine)
@@ -87,10 +85,6 @@ async def build_runtime(
     **agent_options: Any,
 ) -> Runtime:
     """Everything one process serves with (blocking set-up runs in a thread)."""
-    from memory.factory import make_session_store
-    from tools.recommenders.common import pin_blas_threads
-    from tools.registry import default_registry
-
     pin_blas_threads()
     engine, catalog, models, vocabulary = await asyncio.to_thread(_open, settings)
     registry = default_registry(settings)

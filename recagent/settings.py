@@ -6,6 +6,9 @@ import time. An unusable value raises :class:`SettingsError` naming the variable
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -83,8 +86,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                import json
-
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
@@ -95,9 +96,6 @@ class Settings(BaseSettings):
         """``tenant:key`` or ``key`` (tenant ``default``), comma separated; a key may be
         given as ``sha256:<64 hex>`` (its digest) so that the plain key is never in the
         environment. Only digests are kept."""
-        import hashlib
-        import re
-
         if value is None or value == "":
             return ()
         if isinstance(value, str):
@@ -141,8 +139,6 @@ class Settings(BaseSettings):
         """``rules``, ``<provider>:<model>`` (any provider LangChain's ``init_chat_model``
         knows; whether its package is installed is checked when the model is built), or
         ``custom:<entry point name>[:<model>]``."""
-        import re
-
         value = value.strip()
         if value == "rules" or re.fullmatch(r"[a-z][a-z0-9_-]*:\S.*", value):
             return value

@@ -1,6 +1,6 @@
 """The import graph of the project's packages, summarized (issue 15: one-way layers).
 
-    .venv/bin/python scripts/import_graph.py [--all-cycles]
+    .venv/bin/python scripts/import_graph.py [--all-cycles] [--check]
 
 Prints, from grimp's graph (import-linter's engine) of ``recagent``, ``api``, ``agent``,
 ``tools`` and ``memory``:
@@ -9,17 +9,23 @@ Prints, from grimp's graph (import-linter's engine) of ``recagent``, ``api``, ``
   ``tools`` > ``memory`` > ``recagent.settings``) and every import against them, per pair;
 - the import cycles: strongly connected groups of modules (a group of n modules importing
   each other round counts once), with and without imports under ``if TYPE_CHECKING:``;
-- the imports written inside functions (not at module top), per file;
+- the imports written inside functions (not at module top), per file, and those of them
+  that do not say why on their line (see :data:`DEFERRED`);
 - the ten largest modules with their line counts.
+
+``--check`` exits with 1 when there is a cycle or an undocumented deferred import
+(``tests/test_house.py`` checks the same).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grimp
@@ -37,6 +43,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memory",),
     ("recagent.settings",),
 )
+# An import inside a function (not at module top) says why on its line, in one form:
+#   ``# deferred: optional dependency (pyspark)``: a package the project does not require;
+#   ``# deferred: import cycle (a <- b)``: at module top it would close a cycle;
+#   ``# deferred: start-up time (--help)``: a heavy import the common path does not need;
+#   ``# deferred: spark executors (they lack sqlalchemy)``: in a module the executors import
+#   (they run it with numpy and scipy only).
+DEFERRED_REASONS = ("optional dependency", "import cycle", "start-up time", "spark executors")
+DEFERRED = re.compile(r"# deferred: (?:" + "|".join(DEFERRED_REASONS) + r") \([^()]+\)")
 
 
 def layer_of(module: str) -> int:
@@ -128,31 +142,85 @@ def _is_project(node: ast.Import | ast.ImportFrom) -> bool:
         n.split(".")[0] in PACKAGES for n in names)
 
 
-def function_imports(path: Path) -> tuple[int, int]:
-    """Import statements inside a function body (``if TYPE_CHECKING:`` blocks excluded):
-    (all, of the project's own modules)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    count = own = 0
+@dataclass(frozen=True)
+class FunctionImport:
+    """An import statement inside a function body."""
+
+    path: Path
+    line: int
+    text: str  # its first line
+    own: bool  # of the project's own modules
+    reason: str | None  # its ``# deferred: ...`` comment (None: missing or not in the form)
+
+    def __str__(self) -> str:
+        where = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return f"{where}:{self.line}: {self.text}"
+
+
+def function_imports(path: Path) -> list[FunctionImport]:
+    """Import statements inside a function body (``if TYPE_CHECKING:`` blocks excluded),
+    each with the reason written on one of its lines (a long import wrapped in parentheses
+    carries the comment on any of them)."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found: list[FunctionImport] = []
 
     def visit(node: ast.AST, in_function: bool) -> None:
-        nonlocal count, own
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and _is_type_checking(child.test):
                 continue
             if isinstance(child, ast.Import | ast.ImportFrom) and in_function:
-                count += 1
-                own += _is_project(child)
+                text = "\n".join(lines[child.lineno - 1:child.end_lineno or child.lineno])
+                match = DEFERRED.search(text)
+                found.append(FunctionImport(path, child.lineno, lines[child.lineno - 1].strip(),
+                                            _is_project(child),
+                                            match.group(0) if match else None))
             inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef
                                               | ast.Lambda)
             visit(child, inner)
 
-    visit(tree, False)
-    return count, own
+    visit(ast.parse(source), False)
+    return found
+
+
+def source_files() -> list[Path]:
+    """Every Python file of the packages (also those grimp does not see as modules)."""
+    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
+
+
+def undocumented(paths: Iterable[Path]) -> list[FunctionImport]:
+    """The imports inside functions that do not say why (see :data:`DEFERRED`)."""
+    return [f for path in paths for f in function_imports(path) if f.reason is None]
+
+
+def project_graph(exclude_type_checking_imports: bool = False) -> grimp.ImportGraph:
+    return grimp.build_graph(*PACKAGES, cache_dir=None,
+                             exclude_type_checking_imports=exclude_type_checking_imports)
+
+
+def report_function_imports() -> int:
+    """Prints the imports inside functions; returns how many do not say why."""
+    per_file = {path: function_imports(path) for path in source_files()}
+    hidden = {p: found for p, found in per_file.items() if found}
+    own = {p: n for p, n in ((p, sum(f.own for f in found)) for p, found in hidden.items()) if n}
+    print(f"\nimports inside functions: {sum(map(len, hidden.values()))} in "
+          f"{len(hidden)} files; of the project's own modules: {sum(own.values())} in "
+          f"{len(own)} files")
+    for path, found in sorted(hidden.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:10]:
+        print(f"  {len(found):3d} ({own.get(path, 0)} own)  {path.relative_to(ROOT)}")
+    missing = [f for found in hidden.values() for f in found if f.reason is None]
+    print(f"without a '# deferred: <{' | '.join(DEFERRED_REASONS)}> (...)' reason: "
+          f"{len(missing)}")
+    for f in missing:
+        print(f"  {f}")
+    return len(missing)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all-cycles", action="store_true", help="list every cycle group")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with 1 on a cycle or an undocumented deferred import")
     parser.add_argument("--root", type=Path, default=None,
                         help="the checkout to read (default: this one)")
     args = parser.parse_args(argv)
@@ -161,9 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         ROOT = args.root.resolve()
     sys.path.insert(0, str(ROOT))
 
-    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
-    runtime_graph = grimp.build_graph(*PACKAGES, cache_dir=None,
-                                      exclude_type_checking_imports=True)
+    graph = project_graph()
+    runtime_graph = project_graph(exclude_type_checking_imports=True)
     edges = module_edges(graph)
     modules = sorted(graph.modules)
 
@@ -196,15 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncycles between sibling packages/modules (with all under them): {len(groups)}")
     for group in groups:
         print(f"  {', '.join(group)}")
+    cycles = len(groups) + len(strongly_connected(graph.modules, edges))
 
-    per_file = {m: function_imports(module_path(m)) for m in modules}
-    hidden = {m: n for m, n in per_file.items() if n[0]}
-    own = {m: n[1] for m, n in per_file.items() if n[1]}
-    print(f"\nimports inside functions: {sum(n[0] for n in hidden.values())} in "
-          f"{len(hidden)} files; of the project's own modules: {sum(own.values())} in "
-          f"{len(own)} files")
-    for m, (total, mine) in sorted(hidden.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]:
-        print(f"  {total:3d} ({mine} own)  {m}")
+    missing = report_function_imports()
 
     sizes = sorted(((sum(1 for _ in module_path(m).open(encoding="utf-8")), m)
                     for m in modules), reverse=True)
@@ -213,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {lines:5d}  {module_path(m).relative_to(ROOT)}")
     over = [m for lines, m in sizes if lines > 500]
     print(f"modules over 500 lines: {len(over)}")
-    return 0
+    return 1 if args.check and (cycles or missing) else 0
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
-from agent.understanding.acts import ARTIFACT_PREFIX, ActsModel
+from agent.understanding.acts import ARTIFACT_PREFIX, SEEKING, ActsModel
 from agent.understanding.features import features, mask
 
 _YEAR_MENTION = re.compile(r"\(\s*(1[89]\d\d|20\d\d)\s*\)")
@@ -109,9 +111,6 @@ def masked(example: Example, nouns: Sequence[str]) -> str:
 
 def fit(train: Sequence[Example], nouns: Sequence[str], *, c: float, min_df: int,
         labels: Sequence[str] | None = None) -> ActsModel:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
     texts = [masked(e, nouns) for e in train]
     vec = TfidfVectorizer(analyzer=features, min_df=min_df, sublinear_tf=True)
     x = vec.fit_transform(texts)
@@ -133,8 +132,6 @@ def fit(train: Sequence[Example], nouns: Sequence[str], *, c: float, min_df: int
 
 def evaluate(model: ActsModel, examples: Sequence[Example], nouns: Sequence[str]
              ) -> dict[str, Any]:
-    from agent.understanding.acts import SEEKING
-
     seeking_gold = {"IQU", "PRO", "CRI-A", "CRI-C", "CRI-F", "REJ", "NRE"}
     exact = top1 = tp = fp = fn = 0
     policy_ok = 0

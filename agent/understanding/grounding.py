@@ -400,7 +400,7 @@ class Grounder:
 def _common_words(language: str) -> tuple[str, ...]:
     """The language's common words (general word frequencies: ``wordfreq``), for telling a
     misspelt everyday word from a rare one that carries content."""
-    from wordfreq import top_n_list, zipf_frequency
+    from wordfreq import top_n_list, zipf_frequency  # deferred: start-up time (wordfreq)
 
     return tuple(w for w in top_n_list(language, COMMON_WORDS)
                  if w.isalpha() and zipf_frequency(w, language) >= COMMON_ZIPF)

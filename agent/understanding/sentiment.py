@@ -9,6 +9,8 @@ from typing import Any
 
 import vaderSentiment.vaderSentiment as v
 
+from agent.vocabulary import stop_words
+
 
 @lru_cache(maxsize=1)
 def vader() -> Any:
@@ -32,7 +34,5 @@ def valence(word: str) -> float:
 def negates(word: str) -> bool:
     """A word that negates what follows: in VADER's negation table ("not", "nothing",
     "without"), or a function word of strongly negative valence ("no")."""
-    from agent.vocabulary import stop_words
-
     negate, _decrease, lexicon = tables()
     return word in negate or (word in stop_words() and lexicon.get(word, 0.0) <= -1.0)

@@ -20,7 +20,11 @@ from pydantic import BaseModel, Field
 from api.deps import RuntimeDep, SettingsDep, call_blocking
 from api.errors import ApiError, documented
 from api.identity import admin_key_problem
+from api.routes.health import forget_readiness
 from recagent.runtime import Runtime
+from tools.catalog.ingest import IngestError, ingest_csv, ingest_movielens
+from tools.recommenders.training import DEFAULT_MODELS, NoInteractionsError
+from tools.recommenders.training import train as train_models
 
 log = logging.getLogger("recagent.api")
 
@@ -70,8 +74,6 @@ def _models_view(runtime: Runtime) -> dict[str, Any]:
 
 
 async def _reload(request: Request, runtime: Runtime) -> dict[str, Any]:
-    from api.routes.health import forget_readiness
-
     await runtime.reload_models()
     forget_readiness(request.app.state)  # /readyz reports the new models at once
     return _models_view(runtime)
@@ -79,8 +81,6 @@ async def _reload(request: Request, runtime: Runtime) -> dict[str, Any]:
 
 @router.post("/v1/admin/ingest", response_model=JobResult, summary="Import a catalog")
 async def ingest(body: IngestRequest, request: Request, runtime: RuntimeDep) -> JobResult:
-    from tools.catalog.ingest import IngestError, ingest_csv, ingest_movielens
-
     lock = await _exclusive(request)
     async with lock:
         started = time.perf_counter()
@@ -109,9 +109,6 @@ async def ingest(body: IngestRequest, request: Request, runtime: RuntimeDep) -> 
 @router.post("/v1/admin/train", response_model=JobResult, summary="Train new models")
 async def train(body: TrainRequest, request: Request, runtime: RuntimeDep,
                 settings: SettingsDep) -> JobResult:
-    from tools.recommenders.training import DEFAULT_MODELS, NoInteractionsError
-    from tools.recommenders.training import train as train_models
-
     lock = await _exclusive(request)
     async with lock:
         started = time.perf_counter()

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
+from agent.responder import media_of
 from api.deps import RuntimeDep, call_blocking
 from api.errors import V1, ApiError, documented
 
@@ -62,7 +63,5 @@ async def get_item(
     view = found.get(item_id)
     if view is None:
         raise ApiError(404, "item_not_found", f"no item {item_id!r} in the catalog")
-    from agent.responder import media_of
-
     link, image = media_of(view.attributes)
     return ItemDetail.model_validate({**view.to_dict(), "link": link, "image": image})

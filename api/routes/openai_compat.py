@@ -47,6 +47,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from agent.service import item_words
 from agent.types import TurnResult
 from api.admission import TurnGate
 from api.deps import GateDep, MetricsDep, RuntimeDep, SettingsDep
@@ -114,8 +115,6 @@ async def chat_completions(
     instructions = [text_of(m.content) for m in body.messages
                     if m.role in ("system", "developer")] + [text_of(last.content)]
     if is_background(instructions):
-        from agent.service import item_words
-
         answer = background_answer(instructions, item_words(settings).plural)
         if body.stream:
             return StreamingResponse(out.frames_of(answer), media_type="text/event-stream",

@@ -18,8 +18,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from agent.service import item_words
 from api.deps import RuntimeDep
 from api.errors import documented
+from recagent.demo import _database_key, _read_state, state_path
 from recagent.runtime import Runtime
 from recagent.settings import Settings
 from tools.catalog.protocol import Catalog, ItemFilter
@@ -86,8 +88,6 @@ def widget_texts(catalog: Catalog, noun: str, plural: str, verb: str = "try") ->
 
 async def _texts(request: Request, runtime: Runtime) -> dict[str, Any]:
     """The texts, made once per catalog state (a new import or a reload makes them again)."""
-    from agent.service import item_words
-
     key = (id(runtime.catalog), len(runtime.catalog))
     cached: tuple[tuple[int, int], dict[str, Any]] | None = getattr(
         request.app.state, _CONFIG_KEY, None)
@@ -103,8 +103,6 @@ async def _texts(request: Request, runtime: Runtime) -> dict[str, Any]:
 def _bundled_demo(settings: Settings) -> bool:
     """True when the database was filled by ``recagent demo`` with the bundled data."""
     try:
-        from recagent.demo import _database_key, _read_state, state_path
-
         state = _read_state(state_path(settings))
         return _database_key(settings.database_url) in (state.get("databases") or {})
     except Exception:  # no state, odd URL: say nothing about the data

@@ -18,7 +18,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def models_and_seed(args: argparse.Namespace, settings: Settings) -> tuple[list[str], int]:
     """The chosen model names (checked; a bad one is a CLI error) and the seed."""
-    from tools.recommenders.training import DEFAULT_MODELS, check_model_names
+    from tools.recommenders.training import (  # deferred: start-up time (--help)
+        DEFAULT_MODELS,
+        check_model_names,
+    )
 
     models = list(DEFAULT_MODELS)
     if args.models:

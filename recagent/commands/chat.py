@@ -11,6 +11,8 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from recagent.settings import load_settings
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -33,11 +35,9 @@ async def chat(
     runtime: Any = None,
 ) -> int:
     # the agent is imported for this command only (it takes seconds; `recagent --help` not)
-    from recagent.commands._conversation import Conversation
+    from recagent.commands._conversation import Conversation  # deferred: start-up time (--help)
     from recagent.demo import catalog_settings  # deferred: start-up time (--help)
-    from recagent.runtime import build_runtime
-    from recagent.settings import load_settings
-
+    from recagent.runtime import build_runtime  # deferred: start-up time (--help)
     own = runtime is None
     if runtime is None:
         runtime = await build_runtime(catalog_settings(load_settings()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from recagent.settings import load_settings
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="database schema (Alembic migrations)")
@@ -16,8 +18,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from recagent.settings import load_settings
-    from tools.catalog.db import current_revision, make_engine, upgrade
+    from tools.catalog.db import (  # deferred: start-up time (--help)
+        current_revision,
+        make_engine,
+        upgrade,
+    )
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -27,8 +32,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
-    from recagent.settings import load_settings
-    from tools.catalog.db import current_revision, make_engine
+    from tools.catalog.db import current_revision, make_engine  # deferred: start-up time (--help)
 
     engine = make_engine(load_settings().database_url)
     print(current_revision(engine) or "(empty database)")

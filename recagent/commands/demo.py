@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from recagent.commands.serve import add_server_options, check_exposure, run_server
+from recagent.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,9 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from recagent.demo import prepare_demo
-    from recagent.settings import load_settings
-
+    from recagent.demo import prepare_demo  # deferred: start-up time (--help)
     # the bundled catalog holds movies: prepare_demo records it with the database, and
     # every command run against it (this server's workers too) reads it back
     settings = load_settings()

@@ -27,9 +27,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tools.catalog.db import ensure_schema, make_engine
-    from tools.recommenders.data import load_log
-    from tools.recommenders.evaluation import evaluate, format_table
+    from tools.catalog.db import ensure_schema, make_engine  # deferred: start-up time (--help)
+    from tools.recommenders.data import load_log  # deferred: start-up time (--help)
+    from tools.recommenders.evaluation import (  # deferred: start-up time (--help)
+        evaluate,
+        format_table,
+    )
 
     settings = load_settings()
     models, seed = models_and_seed(args, settings)
@@ -63,7 +66,7 @@ def _evaluate_spark(args: argparse.Namespace, log: Any, models: list[str],
                     seed: int) -> dict[str, Any]:
     """The local models (``--models``) and ``als-spark`` (ALS fitted on Spark) on the same
     leave-last-out split, in one table."""
-    from tools.recommenders.spark_training import (
+    from tools.recommenders.spark_training import (  # deferred: start-up time (--help)
         DEFAULT_MASTER,
         SparkUnavailableError,
         evaluate_spark,

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from recagent.commands.errors import CliError
+from recagent.settings import load_settings
 
 SOURCES = ("movielens",)
 
@@ -39,10 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from recagent.demo import bundled_movielens_dir
-    from recagent.settings import load_settings
-    from tools.catalog.db import make_engine
-    from tools.catalog.ingest import IngestError, ingest_csv, ingest_movielens
+    from recagent.demo import bundled_movielens_dir  # deferred: start-up time (--help)
+    from tools.catalog.db import make_engine  # deferred: start-up time (--help)
+    from tools.catalog.ingest import (  # deferred: start-up time (--help)
+        IngestError,
+        ingest_csv,
+        ingest_movielens,
+    )
 
     if args.source is not None and args.source not in SOURCES:
         raise CliError(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from api.logs import uvicorn_log_config
 from recagent.commands.errors import CliError
+from recagent.settings import load_settings
 
 if TYPE_CHECKING:
     from recagent.settings import Settings
@@ -29,7 +31,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
 
 def check_exposure(settings: Settings, host: str) -> None:
     """With no identity configured user ids are trusted: loopback only, unless told."""
-    from api.identity import is_loopback
+    from api.identity import is_loopback  # deferred: start-up time (--help)
 
     if (not settings.identity_configured and not settings.allow_unauthenticated
             and not is_loopback(host)):
@@ -40,11 +42,11 @@ def check_exposure(settings: Settings, host: str) -> None:
 
 def check_database(settings: Settings) -> None:
     """Stop with one line (no traceback) when the catalog database cannot be reached."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy import text  # deferred: start-up time (--help)
+    from sqlalchemy.engine import make_url  # deferred: start-up time (--help)
+    from sqlalchemy.exc import SQLAlchemyError  # deferred: start-up time (--help)
 
-    from tools.catalog.db import make_engine
+    from tools.catalog.db import make_engine  # deferred: start-up time (--help)
 
     url = make_url(settings.database_url)
     where = f"{url.get_backend_name()} database {url.database!r}"
@@ -66,7 +68,11 @@ def check_database(settings: Settings) -> None:
 def check_llm(settings: Settings) -> None:
     """Build the configured chat model once: a provider whose package is missing stops
     start-up with one line naming it; say how plans will be read (native or text tools)."""
-    from agent.llm import LLMConfigError, make_chat_model, tool_calling_line
+    from agent.llm import (  # deferred: start-up time (--help)
+        LLMConfigError,
+        make_chat_model,
+        tool_calling_line,
+    )
 
     if settings.llm_provider is None:
         return
@@ -79,10 +85,7 @@ def check_llm(settings: Settings) -> None:
 
 def run_server(args: argparse.Namespace) -> int:
     """Run uvicorn in factory mode: every worker builds its app (and runtime) itself."""
-    import uvicorn
-
-    from api.logs import uvicorn_log_config
-    from recagent.settings import load_settings
+    import uvicorn  # deferred: start-up time (--help)
 
     settings = load_settings()  # fail fast, before forking workers, on a bad configuration
     host = args.host or settings.host

@@ -90,7 +90,7 @@ def default_data_dir() -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from recagent.simulation import SimulationError
+    from recagent.simulation import SimulationError  # deferred: start-up time (--help)
 
     try:
         return _simulate(args)
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from recagent import simulation as sim
+    from recagent import simulation as sim  # deferred: start-up time (--help)
 
     def say(message: str) -> None:
         if not args.quiet:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from recagent.commands._model_args import add_model_arguments, models_and_seed
 from recagent.commands.errors import CliError
+from recagent.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,12 +83,12 @@ def check_engine_arguments(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import time
-
-    from recagent.settings import load_settings
-    from tools.catalog.db import ensure_schema, make_engine
-    from tools.recommenders.artifacts import read_meta
-    from tools.recommenders.training import NoInteractionsError, train
+    from tools.catalog.db import ensure_schema, make_engine  # deferred: start-up time (--help)
+    from tools.recommenders.artifacts import read_meta  # deferred: start-up time (--help)
+    from tools.recommenders.training import (  # deferred: start-up time (--help)
+        NoInteractionsError,
+        train,
+    )
 
     settings = load_settings()
     models, seed = models_and_seed(args, settings)
@@ -125,16 +127,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_spark(args: argparse.Namespace, settings: Any, seed: int) -> int:
-    import time
-
-    from tools.catalog.db import ensure_schema, make_engine
-    from tools.recommenders.artifacts import read_meta
-    from tools.recommenders.spark_training import (
+    from tools.catalog.db import ensure_schema, make_engine  # deferred: start-up time (--help)
+    from tools.recommenders.artifacts import read_meta  # deferred: start-up time (--help)
+    from tools.recommenders.spark_training import (  # deferred: start-up time (--help)
         DEFAULT_MASTER,
         SparkUnavailableError,
         train_spark,
     )
-    from tools.recommenders.training import NoInteractionsError
+    from tools.recommenders.training import NoInteractionsError  # deferred: start-up time (--help)
 
     if args.models and [m.strip() for m in args.models.split(",") if m.strip()] != ["als"]:
         raise CliError("--engine spark fits ALS only (the artifact also gets popularity and "

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from importlib import resources
 from pathlib import Path
 
 from recagent.commands.errors import CliError
 
 
 def _bundled_dialogues() -> Path:
-    from importlib import resources
-
     return Path(str(resources.files("recagent.data") / "iard-partial" / "dialogues.json"))
 
 
@@ -34,8 +33,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _train_acts(args: argparse.Namespace) -> int:
-    from agent.understanding.acts import bundled_dir
-    from agent.understanding.acts_training import TrainingDataError, train
+    from agent.understanding.acts import bundled_dir  # deferred: start-up time (--help)
+    from agent.understanding.acts_training import (  # deferred: start-up time (--help)
+        TrainingDataError,
+        train,
+    )
 
     if not 0.0 < args.heldout < 1.0:
         raise CliError("--heldout must be between 0 and 1")

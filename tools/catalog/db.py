@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
@@ -36,8 +40,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _alembic_config(engine: Engine) -> Any:
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -46,21 +48,15 @@ def _alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
-    from alembic import command
-
     command.upgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None
     return head

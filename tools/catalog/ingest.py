@@ -23,6 +23,7 @@ This module is the entry point; one module per job does the work:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,6 @@ def _import(engine: Engine, batch: Batch, progress: Progress, started: float) ->
 
 def movielens_fingerprint(directory: Path) -> str:
     """SHA-256 over the MovieLens files' names and bytes (what the demo checks)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for name in ("movies.csv", "links.csv", "tags.csv", "ratings.csv"):
         path = Path(directory) / name

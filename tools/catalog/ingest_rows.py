@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, select
+from tqdm import tqdm
 
 from tools.catalog.ingest_fields import (
     CATEGORY_LEN,
@@ -74,8 +75,6 @@ def progress_bar(progress: Progress, desc: str, total: int | None = None,
                  unit: str = "rows") -> Any:
     """A tqdm bar on stderr: shown when ``progress`` is True and stderr is a terminal, always
     when it is ``"force"``."""
-    from tqdm import tqdm
-
     disable: bool | None = None if progress is True else progress != "force"
     return tqdm(
         total=total, desc=desc, unit=unit, unit_scale=True, disable=disable, file=sys.stderr,

@@ -8,11 +8,13 @@ restores what was dropped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from tools.catalog.ingest_rows import InteractionRow
 
@@ -87,8 +89,6 @@ def pg_drop_keys(conn: Connection, table: str) -> Rebuild:
 
 def pg_upsert_items(conn: Connection, rows: list[dict[str, Any]], updated: list[str]) -> None:
     """COPY into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE."""
-    import json
-
     columns = ("item_id", "title", "title_norm", "year", "description", "popularity",
                "attributes")
     conn.exec_driver_sql(
@@ -112,8 +112,6 @@ def pg_upsert_items(conn: Connection, rows: list[dict[str, Any]], updated: list[
 
 
 def pg_bulk_load(conn: Connection, present: set[str]) -> None:
-    from sqlalchemy.exc import IntegrityError
-
     absent = [c for c in ("rating", "ts") if c not in present]
     if absent:  # a column the file lacks keeps its stored value
         conn.exec_driver_sql(

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
 
 from tools.recommenders.common import FactorRecommender, one_blas_thread
 
@@ -41,8 +42,6 @@ class ALSRecommender(FactorRecommender):
         self._model: Any = None
 
     def _new_model(self) -> Any:
-        from implicit.cpu.als import AlternatingLeastSquares
-
         p = self.params
         with one_blas_thread():  # implicit checks the BLAS thread count when constructed
             return AlternatingLeastSquares(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from threadpoolctl import threadpool_limits
+
 _BLAS_PINNED = False
 
 
@@ -17,8 +19,6 @@ def pin_blas_threads() -> None:
     global _BLAS_PINNED
     if _BLAS_PINNED:
         return
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1, "blas")
     _BLAS_PINNED = True
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.bpr import BayesianPersonalizedRanking
 
 from tools.recommenders.common import FactorRecommender, one_blas_thread
 
@@ -29,8 +30,6 @@ class BPRRecommender(FactorRecommender):
     }
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
-        from implicit.cpu.bpr import BayesianPersonalizedRanking
-
         p = self.params
         with one_blas_thread():
             model = BayesianPersonalizedRanking(

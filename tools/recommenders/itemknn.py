@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight
 
 from tools.recommenders.common import MatrixRecommender, one_blas_thread
 
@@ -36,8 +37,6 @@ class ItemKNNRecommender(MatrixRecommender):
     def _weighted(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         """users x items, float64 (what implicit's all_pairs_knn takes)."""
         if self.params["weighting"] == "bm25":
-            from implicit.nearest_neighbours import bm25_weight
-
             weighted = bm25_weight(matrix.T, float(self.params["bm25_k1"]),
                                    float(self.params["bm25_b"])).T
             return sp.csr_matrix(weighted, dtype=np.float64)
@@ -48,8 +47,6 @@ class ItemKNNRecommender(MatrixRecommender):
         return sp.csr_matrix(m)
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
-        from implicit.nearest_neighbours import ItemItemRecommender
-
         model = ItemItemRecommender(K=int(self.params["K"]),
                                     num_threads=int(self.params["num_threads"]))
         with one_blas_thread():

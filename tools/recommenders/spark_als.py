@@ -46,8 +46,8 @@ class SparkFit:
 def fit_als(prepared: Prepared, params: Mapping[str, Any]) -> SparkFit:
     """Weigh (BM25 when asked) and fit MLlib's implicit ALS; factors come back to the
     driver as float32 arrays indexed like ``prepared``'s id arrays."""
-    from pyspark.ml.recommendation import ALS
-    from pyspark.sql import functions as F
+    from pyspark.ml.recommendation import ALS  # deferred: optional dependency (pyspark)
+    from pyspark.sql import functions as F  # deferred: optional dependency (pyspark)
 
     p = {**ALSRecommender.defaults, **params}
     frame = prepared.frame

@@ -29,7 +29,7 @@ def read_files(spark: Any, paths: Sequence[str | Path]) -> Any:
     normalised to ``user_id string, item_id string, rating double, ts long`` (null when
     absent). CSV needs a header row; ``userId``/``movieId`` (MovieLens) are accepted too;
     a timestamp is unix seconds or ISO 8601."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # deferred: optional dependency (pyspark)
 
     names = [str(p) for p in paths]
     if not names:
@@ -77,7 +77,10 @@ def _file_kind(name: str) -> str:
 def read_catalog(spark: Any, engine: Any) -> tuple[Any, Any]:
     """The catalog's interactions, read with SQLAlchemy in the driver and handed to Spark,
     plus the in-driver log (its fingerprint is the one a local ``recagent train`` records)."""
-    from tools.recommenders.data import NO_TS, load_log
+    from tools.recommenders.data import (  # deferred: spark executors (they lack sqlalchemy)
+        NO_TS,
+        load_log,
+    )
 
     log = load_log(engine)
     rows = [
@@ -98,8 +101,8 @@ class Prepared:
 
 def prepare(spark: Any, raw: Any, *, min_rating: float | None = None) -> Prepared:
     """One row per (user, item), confidences, ids coded against their sorted values."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from pyspark.sql import Window  # deferred: optional dependency (pyspark)
+    from pyspark.sql import functions as F  # deferred: optional dependency (pyspark)
 
     latest = Window.partitionBy("user_id", "item_id").orderBy(
         F.col("ts").desc_nulls_last(), F.col("rating").desc_nulls_last())

@@ -24,7 +24,7 @@ class SparkUnavailableError(RuntimeError):
 def require_pyspark() -> str:
     """PySpark's version, or :class:`SparkUnavailableError`."""
     try:
-        import pyspark
+        import pyspark  # deferred: optional dependency (pyspark)
     except ImportError:
         raise SparkUnavailableError(
             f"PySpark is not installed: {INSTALL_HINT} (or pip install pyspark)"
@@ -77,7 +77,7 @@ def spark_session(master: str = DEFAULT_MASTER,
     require_pyspark()
     require_java()
     check_master(master)
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # deferred: optional dependency (pyspark)
 
     builder = (SparkSession.builder.master(master).appName("recagent-train")
                .config("spark.ui.enabled", "false")

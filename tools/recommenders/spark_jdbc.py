@@ -4,10 +4,14 @@ ships none), and the partitioned read (PostgreSQL: whole users per partition).""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy.engine import make_url
 
 from tools.recommenders.spark_env import SparkUnavailableError
 
@@ -45,10 +49,6 @@ class JdbcSource:
 def jdbc_url(database_url: str) -> tuple[str, str, dict[str, str]]:
     """``(backend, jdbc_url, properties)`` for a SQLAlchemy URL (PostgreSQL or a SQLite
     file); credentials go into the properties, never into the URL."""
-    from urllib.parse import quote, urlencode
-
-    from sqlalchemy.engine import make_url
-
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -101,8 +101,6 @@ def jdbc_source(database_url: str, conf: Mapping[str, str] | None = None) -> Jdb
 
 
 def _jar_has_class(jar: str, class_name: str) -> bool:
-    import zipfile
-
     path = jar.removeprefix("file:")
     if "://" in path:  # a remote jar: trust it, Spark fetches it
         return True
@@ -127,7 +125,7 @@ def read_jdbc(spark: Any, source: JdbcSource, *, partitions: int | None = None) 
     :func:`read_files`. PostgreSQL is read in ``partitions`` parallel queries (default:
     Spark's parallelism), split on a numeric column computed from a hash of ``user_id``, so
     each partition holds whole users; a SQLite file is read in one."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # deferred: optional dependency (pyspark)
 
     if "://" not in source.jar.removeprefix("file:"):
         # the driver's side needs the class too: ``spark.jars`` reaches its class path only

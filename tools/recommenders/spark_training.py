@@ -50,8 +50,11 @@ from typing import Any
 
 import scipy.sparse as sp
 
+from tools.recommenders import artifacts, training
 from tools.recommenders.als import ALSRecommender
 from tools.recommenders.base import InteractionData
+from tools.recommenders.evaluation import evaluate
+from tools.recommenders.popularity import PopularityRecommender
 from tools.recommenders.spark_als import SparkFit, fit_als, spark_als_params, to_recommender
 from tools.recommenders.spark_data import (
     Prepared,
@@ -80,6 +83,7 @@ from tools.recommenders.spark_jdbc import (
     read_jdbc,
     with_jdbc_jar,
 )
+from tools.recommenders.training import NoInteractionsError
 
 __all__ = [
     "DEFAULT_MASTER", "INSTALL_HINT", "JDBC_DRIVERS", "JdbcDriver", "JdbcSource", "Prepared",
@@ -110,10 +114,6 @@ def train_spark(
     when ``engine`` is given); returns its folder. Interactions come from ``interactions``
     files when given, else from the catalog at ``engine``: over JDBC when ``jdbc`` (read by
     the executors, see :func:`read_jdbc`), else with SQLAlchemy in the driver."""
-    from tools.recommenders import artifacts
-    from tools.recommenders.popularity import PopularityRecommender
-    from tools.recommenders.training import NoInteractionsError
-
     _check_sources(engine, interactions, jdbc)
     source_jdbc = None
     if jdbc:
@@ -281,9 +281,6 @@ def evaluate_with(
     """:func:`tools.recommenders.evaluation.evaluate` (same split, same metrics code) with
     ``als-spark`` added: for the duration of the call only, that name is registered for a
     subclass of the local ALS whose fit runs on ``spark``. Artifacts never name it."""
-    from tools.recommenders import training
-    from tools.recommenders.evaluation import evaluate
-
     class SparkALS(ALSRecommender):
         def fit(self, data: InteractionData) -> None:
             prepared = from_matrix(spark, data)

@@ -27,7 +27,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import Engine, select
 
+from tools.catalog.models import Category, Item, ItemCategory, ItemTag, Tag
 from tools.recommenders.base import Scored
+from tools.recommenders.common import aligned_rows
 
 FORMAT_VERSION = 1
 META_FILE = "text.json"
@@ -39,8 +41,6 @@ _CHUNK = 50_000
 
 def _documents(engine: Engine) -> Iterator[tuple[str, str]]:
     """(item_id, text) per item: title, categories, tags (repeated by weight), description."""
-    from tools.catalog.models import Category, Item, ItemCategory, ItemTag, Tag
-
     with engine.connect() as conn:
         cats: dict[str, list[str]] = {}
         for item_id, name in conn.execute(
@@ -215,8 +215,6 @@ class TextIndex:
     def catalog_rows(self, universe_ids: np.ndarray, index: Mapping[str, int]
                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(to_index, from_index) row maps against the catalog's rows (None: same order)."""
-        from tools.recommenders.common import aligned_rows
-
         return aligned_rows(self, self.item_ids, self._index, universe_ids)
 
 
@@ -224,7 +222,9 @@ def dense_model(name: str, cache_dir: Path | None = None) -> Any:
     """A locally installed sentence-transformers model, or ``None`` (package or model
     missing). Never downloads: ``local_files_only=True``."""
     try:
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import (
+            SentenceTransformer,  # deferred: optional dependency (sentence-transformers)
+        )
     except ImportError:
         return None
     try:
