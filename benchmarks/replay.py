@@ -623,18 +623,22 @@ def prepare(data_dir: Path = ML_DIR, work_dir: Path = WORK_DIR, *, seed: int = 4
     if (root / "READY").is_file():
         return root
     print(f"building the replay workspace in {root} (once)", file=sys.stderr)
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    engine = make_engine(f"sqlite:///{tmp / 'catalog.db'}")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # a folder of this run's own: two runs building at once never share (or delete) one
+    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
     try:
-        ingest_movielens(engine, data_dir)
-        train(engine, tmp / "models", seed=seed, evaluate=False)
+        engine = make_engine(f"sqlite:///{tmp / 'catalog.db'}")
+        try:
+            ingest_movielens(engine, data_dir)
+            train(engine, tmp / "models", seed=seed, evaluate=False)
+        finally:
+            engine.dispose()
+        (tmp / "READY").write_text(json.dumps({"seed": seed}))
+        if not (root / "READY").is_file():  # else another run finished first: keep its
+            shutil.rmtree(root, ignore_errors=True)
+            tmp.rename(root)
     finally:
-        engine.dispose()
-    (tmp / "READY").write_text(json.dumps({"seed": seed}))
-    shutil.rmtree(root, ignore_errors=True)
-    tmp.rename(root)
+        shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,23 @@ def workspace_fingerprint(label: str, data_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _build(root: Path, data_dir: Path, ratings: Sequence[tuple[str, str, float, int]],
+           targets: dict[str, Target], seed: int, say: Callable[[str], None]) -> None:
+    """Build the workspace in a folder of this run's own, then rename it into place: two
+    runs building at once never share (or delete) one; the first to finish wins."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
+    try:
+        _write_heldout_copy(data_dir, tmp / "data", ratings, targets)
+        _ingest_and_train(tmp, seed, say)
+        (tmp / "READY").write_text(json.dumps({"targets": len(targets), "seed": seed}))
+        if not (root / "READY").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            tmp.rename(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def prepare_workspace(data_dir: Path, work_dir: Path, *, seed: int = 42,
                       progress: Callable[[str], None] | None = None) -> Workspace:
     """Build (or reuse) the held-out catalog and models for ``data_dir`` under ``work_dir``.
@@ -147,14 +165,7 @@ def prepare_workspace(data_dir: Path, work_dir: Path, *, seed: int = 42,
         raise SimulationError(f"{ratings_path}: no user has a rating >= {POSITIVE_RATING}")
     if not (root / "READY").is_file():
         say(f"building the held-out workspace in {root} (once)")
-        tmp = root.with_name(root.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        _write_heldout_copy(data_dir, tmp / "data", ratings, targets)
-        _ingest_and_train(tmp, seed, say)
-        (tmp / "READY").write_text(json.dumps({"targets": len(targets), "seed": seed}))
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
+        _build(root, data_dir, ratings, targets, seed, say)
     return Workspace(
         root=root, data_dir=root / "data",
         database_url=f"sqlite:///{(root / 'catalog.db').resolve()}",
