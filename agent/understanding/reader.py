@@ -35,7 +35,13 @@ class Reading:
         message may still name things in passing: "Thanks, I'll try Dune")."""
         acts = self.acts
         g = self.grounding
-        if g.of("category") or g.years.given or g.refs or g.quantities:
+        if g.of("category") or g.years.given or g.refs or g.quantities or g.count:
+            return False
+        if acts.p("OTH", "STO", "END") < 0.5 and (
+                acts.p("INQ") >= 0.5
+                or any(m.stance in ("liked", "disliked") for m in g.of("title"))):
+            # no thanks or goodbye in it: a question, or a taste stated in titles, is
+            # something to go on
             return False
         asking = acts.p(*ASKING)
         closing = acts.p("ACC", "STO", "END")
