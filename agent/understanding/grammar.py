@@ -43,11 +43,14 @@ LESS = frozenset({"less", "lower", "worse", "fewer", "below", "under", "down"})
 FLOOR_BEFORE = frozenset({"least", "over", "above", "min", "minimum"})
 CEILING_BEFORE = frozenset({"most", "under", "below", "max", "maximum"})
 MAX_COUNT = 100
+SHOWN_PRONOUNS = frozenset({"them", "those", "these"})  # "two of them": of the items shown
+RESTRICTIVE = frozenset({"just", "only"})  # focus particles restricting a number
 QUANTITY_CONTEXT = 5  # words either side of a quantity that may say what it measures
 
 _DECADE = re.compile(r"(1[89]|20)?(\d)0s")
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 _ORDINAL_DIGITS = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
+REF_MARKERS = frozenset({"#", "number", "no"})  # before a position in the list: "number 3"
 
 
 def is_grammar(word: str) -> bool:
@@ -240,7 +243,7 @@ def read_refs(toks: Sequence[Token], used: list[bool]) -> list[int]:
             n = ORDINALS[t.low]
         elif _ORDINAL_DIGITS.fullmatch(t.low):
             n = int(t.low[:-2])
-        elif t.low.isdigit() and i > 0 and toks[i - 1].low in ("#", "number", "no"):
+        elif t.low.isdigit() and i > 0 and toks[i - 1].low in REF_MARKERS:
             n = int(t.low)
         if n is not None and (n == -1 or 1 <= n <= 100):
             refs.append(n)
@@ -376,7 +379,7 @@ def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int 
     for ("two comedies", "3 more", "a single western"): right before a head (``heads``: where
     a category, a tag or the catalog's noun starts; a few words may stand between), not
     after a determiner ("those two"), a name or another mention ("war 2"), not partitive
-    ("one of the best")."""
+    ("one of the best") unless of the items shown ("just two of them")."""
     for i, t in enumerate(toks):
         if used[i] or t.low not in CARDINALS and not (t.low.isdigit() and len(t.low) <= 3):
             continue
@@ -389,6 +392,9 @@ def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int 
         nxt = toks[i + 1].low if i + 1 < len(toks) else ""
         if nxt == "more" and (i + 2 >= len(toks) or toks[i + 2].low != "than"):
             return n
+        if _of_those(toks, i + 1) and (i == 0 or toks[i - 1].low in RESTRICTIVE
+                                       or not toks[i - 1].is_word):
+            return n
         for k in range(i + 1, min(len(toks), i + 4)):
             if k in heads:
                 return n
@@ -397,12 +403,32 @@ def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int 
     return None
 
 
+def _of_shown(toks: Sequence[Token], j: int) -> bool:
+    """A partitive of the items shown at ``j``: "of them", "of those", "of these"."""
+    return toks[j].low == "of" and j + 1 < len(toks) and toks[j + 1].low in SHOWN_PRONOUNS
+
+
+def _of_those(toks: Sequence[Token], j: int) -> bool:
+    """A partitive of the items already there closing the clause at ``j`` ("two of them",
+    "only three of those"): how many of them to keep, when the number opens its clause or
+    a restrictive particle is before it and the clause ends there or a word later (not "I
+    liked one of them", "only one of them was good")."""
+    if j >= len(toks) or not _of_shown(toks, j):
+        return False
+    after = 0  # words after it in its clause: at most one ("please"), not a clause of its own
+    while j + 2 + after < len(toks) and toks[j + 2 + after].is_word:
+        after += 1
+    return after <= 1
+
+
 # ---- adding to a request, or starting another --------------------------------------------
 # additive focus words: the clause adds to what was asked ("also a western", "horror too")
 ADDITIVE = frozenset({"also", "additionally", "plus"})
 ADDITIVE_AT_END = frozenset({"too"})  # "too" closing a clause; before a word it is a degree
 CONTINUING = frozenset({"and", "with", "plus"})  # a clause opened by these goes on with one
 SENTENCE_MARKS = frozenset({".", "!", "?", ";", ":"})
+GOVERNING_ADD = frozenset({"with"})  # governing a kind: it goes with the one sought
+GOVERNING_REACH = 4  # words a preposition governs across ("with a bit more X")
 
 
 def _sentence_end(toks: Sequence[Token], k: int) -> bool:
@@ -443,8 +469,9 @@ def _comma_clause(toks: Sequence[Token], i: int, a: int, b: int) -> tuple[int, i
 def adds_on(toks: Sequence[Token], i: int) -> bool:
     """Whether what is said at token ``i`` adds to the request under way rather than
     stating one of its own: its sentence has an additive word ("also", "as well", "X too"),
-    opens with a continuing word ("and ...", "with ..."), or its clause speaks of the item
-    already sought ("make it X", "with some X in it")."""
+    opens with a continuing word ("and ...", "with ..."), "with" governs it ("maybe with
+    more X"), or its clause speaks of the item already sought or shown ("make it X", "with
+    some X in it", "any of those a X?")."""
     a, b = sentence_of(toks, i)
     words = [(k, toks[k].low) for k in range(a, b) if toks[k].is_word]
     if words and words[0][1] in CONTINUING:
@@ -456,4 +483,8 @@ def adds_on(toks: Sequence[Token], i: int) -> bool:
         if w == "well" and last and n > 0 and words[n - 1][1] == "as":
             return True
     lo, hi = _comma_clause(toks, i, a, b)
+    if any(toks[k].low in GOVERNING_ADD for k in range(max(lo, i - GOVERNING_REACH), i)):
+        return True  # "with (a bit more) X": X goes with what is sought
+    if any(_of_shown(toks, k) for k in range(lo, hi)):
+        return True  # "any of those a X?": of the items shown
     return any(t.low == "it" or t.low == "its" and t.contraction for t in toks[lo:hi])

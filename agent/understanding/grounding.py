@@ -14,7 +14,8 @@ evidence is strong enough for how ordinary its words are (word frequencies from 
 A ``Title (Year)`` the catalog does not hold is still a title (lookup_items reports it). A
 run of unknown words close to a title is a typo of it. Function words, numbers and pronouns
 are never titles. Grammar, not phrasing, is all the code knows: numerals, the prepositions
-of time, and ordinal references to the last list (see :mod:`agent.understanding.grammar`).
+of time, and ordinal references to the last list (see :mod:`agent.understanding.grammar`),
+and what a question about an item asks (:mod:`agent.understanding.questions`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from agent.understanding import grammar
+from agent.understanding import grammar, questions
 from agent.understanding.sentiment import valence
 from agent.understanding.tokenizer import Token, tokenize
 from agent.vocabulary import MAX_TITLE_WORDS, Vocabulary, norm, stem, stop_words
@@ -66,7 +67,8 @@ class Grounding:
     refs: list[int] = field(default_factory=list)  # positions in the last list (1-based, -1 last)
     quantities: list[grammar.Quantity] = field(default_factory=list)  # "at least 4", "3.5+"
     count: int | None = None  # how many items are asked for ("two comedies")
-    why: bool = False  # a "why" question
+    why: bool = False  # asks for a reason ("why", "how come")
+    about: bool = False  # an item mention is what it is about ("tell me about the first one")
     sentiment: float = 0.0  # of the whole message, mentions neutralised (see stance)
 
     def of(self, kind: MentionKind) -> list[Mention]:
@@ -99,8 +101,10 @@ class Grounder:
         self._catalog_titles(g, used)
         g.years = grammar.read_years(toks, used, self.vocab.year_max)
         g.quantities = grammar.read_quantities(toks, used)
+        before_refs = list(used)
         g.refs = grammar.read_refs(toks, used)
-        g.why = any(t.low == "why" for t in toks)
+        ref_at = [i for i, (a, b) in enumerate(zip(before_refs, used, strict=True)) if a != b]
+        g.why = questions.asks_reason(toks)
         self._categories_and_tags(g, used)
         self._typo_categories(g, used)
         heads = {m.start for m in g.mentions if m.kind in ("category", "tag")}
@@ -109,6 +113,10 @@ class Grounder:
         self._typo_titles(g, used)
         self._free_words(g, used)
         g.mentions.sort(key=lambda m: m.start)
+        item_words = {i for m in g.mentions if m.kind in ("category", "tag")
+                      for i in range(m.start, m.end)}
+        item_words |= {i for i, t in enumerate(toks) if t.low in self.nouns}
+        g.about = questions.about(toks, ref_at, [m.start for m in g.of("title")], item_words)
         return g
 
     # ---- titles --------------------------------------------------------------------------

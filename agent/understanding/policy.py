@@ -2,8 +2,9 @@
 would send (or a short reply and no calls).
 
 - a greeting, thanks or goodbye that asks for nothing: a short friendly reply, no list;
-- a question about an item (the act model's INQ) that points at one: ``item_info``, or
-  ``explain`` for a "why";
+- a question about an item (the act model's INQ, or an item mentioned as what the message
+  is "about") that points at one: ``item_info``, or ``explain`` when it asks for a reason
+  ("why", "how come": :mod:`agent.understanding.questions`);
 - everything else asks for items and gets them: hard conditions (categories, period) through
   ``filter_items``, soft ones ordering the set (liked titles through ``similar_items``,
   catalog tags and content words through ``search_text``), the user's taste otherwise
@@ -138,7 +139,8 @@ def _question_calls(current: Reading, last: Sequence[dict[str, Any]], tools: set
         ids = _ref_ids(g.refs or [1], last)
         if ids and "explain" in tools:
             return [("explain", {"item_ids": ids[:5]})]
-    if not (current.inquiry and (g.refs or g.of("title") or (last and not current.has_content))):
+    asks = current.inquiry or g.about  # the act model's INQ, or "about" an item mentioned
+    if not (asks and (g.refs or g.of("title") or (last and not current.has_content))):
         return []
     titles = g.of("title")
     ids = _ref_ids(g.refs or ([1] if not titles else []), last)

@@ -98,13 +98,16 @@ def update(state: Request, reading: Reading, *, closed: bool = False,
 def _renews(reading: Reading) -> Literal["categories", "anew"] | None:
     """Whether the message states a request of its own instead of refining the one under
     way: it asks for a kind of item (a wanted category) without adding it to what was asked
-    (no additive word, nothing said of "it": see :func:`grammar.adds_on`). Turning away
+    (no additive word, nothing said of "it": see :func:`grammar.adds_on`) and not as a
+    question about an item it names ("is Heat a western?"; "what about westerns" is a
+    request of its own). Turning away
     first (a sentence before it that names nothing: "forget that.", or a message the act
     model reads as a rejection) starts the request anew; otherwise the new categories
     replace the old ones and the rest carries on."""
     g = reading.grounding
     wanted = [m for m in g.of("category") if m.stance == "wanted"]
-    if not wanted or reading.inquiry or grammar.adds_on(g.tokens, wanted[0].start):
+    about_item = reading.inquiry and bool(g.refs or g.of("title"))
+    if not wanted or about_item or grammar.adds_on(g.tokens, wanted[0].start):
         return None
     start, _end = grammar.sentence_of(g.tokens, wanted[0].start)
     named_before = any(m.start < start and m.kind != "word" for m in g.mentions)
