@@ -15,6 +15,7 @@ from typing import Literal
 
 from agent.understanding.sentiment import negates
 from agent.understanding.tokenizer import Token
+from agent.vocabulary import stop_words
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1}
@@ -395,6 +396,8 @@ def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int 
         if _of_those(toks, i + 1) and (i == 0 or toks[i - 1].low in RESTRICTIVE
                                        or not toks[i - 1].is_word):
             return n
+        if _bare(toks, i) and (n > 1 or (i > 0 and toks[i - 1].low in RESTRICTIVE)):
+            return n
         for k in range(i + 1, min(len(toks), i + 4)):
             if k in heads:
                 return n
@@ -406,6 +409,22 @@ def read_count(toks: Sequence[Token], used: list[bool], heads: set[int]) -> int 
 def _of_shown(toks: Sequence[Token], j: int) -> bool:
     """A partitive of the items shown at ``j``: "of them", "of those", "of these"."""
     return toks[j].low == "of" and j + 1 < len(toks) and toks[j + 1].low in SHOWN_PRONOUNS
+
+
+def _bare(toks: Sequence[Token], i: int) -> bool:
+    """A number standing for the items themselves ("just two", "give me 3 please"): only
+    function words between it and the clause's edges on both sides, and a focus particle,
+    a function word or the clause's start right before it."""
+    before = toks[i - 1] if i > 0 else None
+    if before is not None and before.is_word and before.low not in RESTRICTIVE \
+            and before.low not in stop_words():
+        return False
+    j = i + 1
+    while j < len(toks) and toks[j].is_word:  # not a comparison ("seven more than that")
+        if toks[j].low not in stop_words() or toks[j].low in MORE or toks[j].low == "than":
+            return False
+        j += 1
+    return True
 
 
 def _of_those(toks: Sequence[Token], j: int) -> bool:

@@ -181,3 +181,17 @@ async def test_the_questions_about_the_list_on_the_books_catalog(
     assert talk.last.reply.startswith(shown[0]), talk.where()
     picks = await talk.say("just one of those")
     assert len(picks) == 1 and "Mystery" in picks[0].categories, talk.where()
+
+
+async def test_a_bare_number_after_a_list_is_how_many(make_agent: AgentFactory) -> None:
+    """A number standing alone for the items ("only three please", "give me 4") keeps the
+    request and sets how many; a number that measures something else does not."""
+    agent = await make_agent()
+    first = await agent.turn("some war movies")
+    fewer = await agent.turn("only three please", session_id=first.session_id)
+    assert len(fewer.recommendations) == 3
+    assert all("War" in r.categories for r in fewer.recommendations)
+    four = await agent.turn("give me 4", session_id=fewer.session_id)
+    assert len(four.recommendations) == 4
+    again = await agent.turn("war movies I could see 2 times", session_id=four.session_id)
+    assert len(again.recommendations) == 10
