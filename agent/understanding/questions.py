@@ -28,8 +28,9 @@ def asks_reason(toks: Sequence[Token]) -> bool:
     "what makes ..."."""
     words = [_APOSTROPHE.split(t.text)[0].casefold() if t.contraction else t.low
              for t in toks if t.is_word]
+    following = [*words[1:], ""] if words else []  # each word's next one ("" at the end)
     return any(w in REASON or nxt in REASON_AFTER.get(w, ())
-               for w, nxt in zip(words, [*words[1:], ""], strict=True))
+               for w, nxt in zip(words, following, strict=True))
 
 
 def about(toks: Sequence[Token], refs: Sequence[int], titles: Sequence[int],

@@ -195,3 +195,14 @@ async def test_a_bare_number_after_a_list_is_how_many(make_agent: AgentFactory) 
     assert len(four.recommendations) == 4
     again = await agent.turn("war movies I could see 2 times", session_id=four.session_id)
     assert len(again.recommendations) == 10
+
+
+@pytest.mark.parametrize("message", ["\u009b\u00d7\u00d7\u0090\U000f8000", "?!", "\U0001f600",
+                                     "... --", "\u00bf"])
+async def test_a_message_without_words_gets_an_answer(make_agent: AgentFactory,
+                                                      message: str) -> None:
+    """Symbols, emoji or control characters only: no word to read, still an answer
+    (found by schemathesis: the reason-question check failed on a message without words)."""
+    agent = await make_agent()
+    result = await agent.turn(message)
+    assert result.reply
