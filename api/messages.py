@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainValidator, WithJsonSc
 from pydantic_core import PydanticCustomError
 
 from agent.errors import InvalidRequest
-from agent.messages import checked_message
+from agent.messages import checked_message, nonblank
 from api.errors import ApiError
 from recagent.settings import Settings
 
@@ -35,10 +35,10 @@ def _empty() -> PydanticCustomError:
 
 
 def _nonblank(text: str) -> str:
-    """The agent's rule (:func:`agent.messages.checked_message`) without the length, which
-    is a setting applied by :func:`check_length`."""
+    """The agent's rule (:func:`agent.messages.nonblank`) in a request model; the length is a
+    setting, applied by :func:`check_length`."""
     try:
-        return checked_message(text, max_chars=len(text))
+        return nonblank(text)
     except InvalidRequest:
         raise _empty() from None
 
