@@ -70,12 +70,7 @@ def _seeds(outcome: Outcome, ranked_by: str) -> list[str]:
 
 def _known_user(kit: Collaborators, ctx: ToolContext, ranked_by: str, seeds: list[str]) -> bool:
     """Ranked for a user the model knows (the reason is "for you"), not around seeds."""
-    if ranked_by != "rank_for_user" or seeds or ctx.user_id is None:
-        return False
-    try:
-        return bool(kit.models.default.knows_user(ctx.user_id))
-    except LookupError:
-        return False
+    return ranked_by == "rank_for_user" and not seeds and kit.knows_user(ctx.user_id)
 
 
 def ordering(ctx: ToolContext, ranked_by: str) -> str:

@@ -27,12 +27,7 @@ def plan_context(kit: Collaborators, session: Session, user_id: str | None,
     titles = kit.catalog.titles(
         list(dict.fromkeys(last + session.profile.liked[-10:] + session.profile.disliked[-10:]))
     )
-    known_user = False
-    if user_id is not None:
-        try:
-            known_user = bool(kit.models.default.knows_user(user_id))
-        except LookupError:
-            known_user = False
+    known_user = kit.knows_user(user_id)
     return PlanContext(
         domain=kit.words.plural,
         last_recommendations=[

@@ -54,6 +54,15 @@ class Collaborators:
     def words(self) -> Words:
         return item_words(self.settings)
 
+    def knows_user(self, user_id: str | None) -> bool:
+        """Whether the default model has ``user_id``'s history (ranks "for you")."""
+        if user_id is None:
+            return False
+        try:
+            return bool(self.models.default.knows_user(user_id))
+        except LookupError:
+            return False
+
 
 @dataclass
 class Outcome:
